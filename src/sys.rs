@@ -1,0 +1,190 @@
+//! Thin syscall wrappers: an errno guard, `EINTR`-retrying `read`/`write`, and a
+//! deadline-keeping wait for readability.
+//!
+//! `write_token` and [`ErrnoGuard`] are async-signal-safe: they only call `write(2)` and
+//! touch `errno`. The rest is for the consumer.
+
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::time::Instant;
+
+use libc::c_int;
+
+/// Where this thread's `errno` lives.
+#[inline]
+fn errno_location() -> *mut c_int {
+    // SAFETY: these libc functions take no arguments, cannot fail, and return the address
+    // of the calling thread's errno; they are async-signal-safe.
+    unsafe {
+        #[cfg(any(target_os = "linux", target_os = "android", target_os = "emscripten"))]
+        {
+            libc::__errno_location()
+        }
+        #[cfg(any(
+            target_os = "macos",
+            target_os = "ios",
+            target_os = "tvos",
+            target_os = "watchos",
+            target_os = "freebsd",
+            target_os = "dragonfly"
+        ))]
+        {
+            libc::__error()
+        }
+        #[cfg(any(target_os = "netbsd", target_os = "openbsd", target_os = "haiku"))]
+        {
+            libc::__errno()
+        }
+        #[cfg(any(target_os = "solaris", target_os = "illumos"))]
+        {
+            libc::___errno()
+        }
+    }
+}
+
+/// The calling thread's `errno`.
+#[inline]
+pub(crate) fn errno() -> c_int {
+    // SAFETY: `errno_location` returns a valid, thread-local, aligned pointer.
+    unsafe { *errno_location() }
+}
+
+/// Saves `errno` when created and restores it when dropped, so code interrupted by a
+/// signal handler that makes a syscall never sees `errno` change. Async-signal-safe.
+pub(crate) struct ErrnoGuard(c_int);
+
+impl ErrnoGuard {
+    #[inline]
+    pub(crate) fn new() -> Self {
+        ErrnoGuard(errno())
+    }
+}
+
+impl Drop for ErrnoGuard {
+    #[inline]
+    fn drop(&mut self) {
+        // SAFETY: as in `errno`; writing our own thread's errno is always allowed.
+        unsafe { *errno_location() = self.0 }
+    }
+}
+
+/// Writes `buf` to the non-blocking `fd` once, retrying only `EINTR`. `EAGAIN` (a full
+/// pipe, a saturated eventfd counter) is ignored: the fd is readable already.
+///
+/// Async-signal-safe; preserves `errno`.
+#[inline]
+pub(crate) fn write_token(fd: RawFd, buf: &[u8]) {
+    let _errno = ErrnoGuard::new();
+    loop {
+        // SAFETY: `buf` is a valid readable slice for its length; `fd` is owned by the
+        // caller's waker and open for as long as any handle exists.
+        let n = unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) };
+        if n >= 0 || errno() != libc::EINTR {
+            return;
+        }
+    }
+}
+
+/// Reads once from the non-blocking `fd` into `buf`, retrying `EINTR`. Returns the number
+/// of bytes read, 0 when nothing was there (`EAGAIN`) or on any other error.
+pub(crate) fn read_nonblocking(fd: RawFd, buf: &mut [u8]) -> usize {
+    loop {
+        // SAFETY: `buf` is a valid writable slice for its length; `fd` is open (see above).
+        let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+        if n >= 0 {
+            return n as usize;
+        }
+        if errno() != libc::EINTR {
+            return 0;
+        }
+    }
+}
+
+/// Takes ownership of a freshly returned fd, or turns `-1` into the OS error.
+pub(crate) fn owned_fd(fd: c_int) -> io::Result<OwnedFd> {
+    if fd < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        // SAFETY: a non-negative return from a creating syscall is a new fd nobody else owns.
+        Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    }
+}
+
+/// Blocks until `fd` is readable (`true`) or `deadline` has passed (`false`).
+///
+/// `EINTR` is retried with the remaining time recomputed from the monotonic `deadline`, so
+/// a storm of signals neither returns early nor extends the wait. No periodic wake-ups:
+/// without a deadline the thread sleeps in the kernel until the fd becomes readable.
+pub(crate) fn wait_readable(fd: BorrowedFd<'_>, deadline: Option<Instant>) -> bool {
+    let fd = fd.as_raw_fd();
+    loop {
+        let remaining = match deadline {
+            None => None,
+            Some(deadline) => match deadline.checked_duration_since(Instant::now()) {
+                None => return false,
+                Some(d) if d.is_zero() => return false,
+                Some(d) => Some(d),
+            },
+        };
+        let mut pfd = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let n = poll_one(&mut pfd, remaining);
+        if n > 0 {
+            return true;
+        }
+        if n < 0 {
+            match errno() {
+                libc::EINTR => {}
+                // ENOMEM or similar: do not spin hot, do not give up on the caller's wait.
+                _ => std::thread::sleep(std::time::Duration::from_millis(1)),
+            }
+        }
+        // n == 0: the timeout ran out; the loop re-checks the deadline itself, so a
+        // kernel wake-up a little early is not reported as expiry.
+    }
+}
+
+#[cfg(any(
+    target_os = "linux",
+    target_os = "android",
+    target_os = "freebsd",
+    target_os = "netbsd",
+    target_os = "openbsd",
+    target_os = "dragonfly"
+))]
+fn poll_one(pfd: &mut libc::pollfd, timeout: Option<std::time::Duration>) -> c_int {
+    let ts = timeout.map(|d| libc::timespec {
+        tv_sec: d.as_secs().min(libc::time_t::MAX as u64) as libc::time_t,
+        tv_nsec: d.subsec_nanos() as _,
+    });
+    let ts_ptr = ts
+        .as_ref()
+        .map_or(std::ptr::null(), |t| t as *const libc::timespec);
+    // SAFETY: `pfd` points to one valid pollfd; `ts_ptr` is null or points to a timespec
+    // that outlives the call; a null sigmask leaves the mask unchanged.
+    unsafe { libc::ppoll(pfd, 1, ts_ptr, std::ptr::null()) }
+}
+
+#[cfg(not(any(
+    target_os = "linux",
+    target_os = "android",
+    target_os = "freebsd",
+    target_os = "netbsd",
+    target_os = "openbsd",
+    target_os = "dragonfly"
+)))]
+fn poll_one(pfd: &mut libc::pollfd, timeout: Option<std::time::Duration>) -> c_int {
+    // Round up, so an unexpired deadline never turns into a zero (non-blocking) poll.
+    let ms = match timeout {
+        None => -1,
+        Some(d) => {
+            let ms = d.as_nanos().div_ceil(1_000_000);
+            ms.min(c_int::MAX as u128) as c_int
+        }
+    };
+    // SAFETY: `pfd` points to one valid pollfd.
+    unsafe { libc::poll(pfd, 1, ms) }
+}

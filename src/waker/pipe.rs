@@ -1,0 +1,105 @@
+//! The portable backend: a self-pipe. Producers write one byte to the write end; the
+//! consumer polls and drains the read end.
+//!
+//! Same API as `eventfd.rs`: `new`, `signal`, `consume`, `read_fd`. The wake protocol lets
+//! at most one token be outstanding at a time, so the pipe never fills; if it ever did,
+//! `EAGAIN` would be harmless (the read end is readable already).
+
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+
+use crate::sys;
+
+#[derive(Debug)]
+pub(crate) struct Pipe {
+    read: OwnedFd,
+    write: OwnedFd,
+}
+
+impl Pipe {
+    /// A new pipe, both ends non-blocking and close-on-exec.
+    pub(crate) fn new() -> io::Result<Self> {
+        let mut fds = [-1; 2];
+        create(&mut fds)?;
+        Ok(Pipe {
+            read: sys::owned_fd(fds[0])?,
+            write: sys::owned_fd(fds[1])?,
+        })
+    }
+
+    /// Writes one byte: the read end becomes readable. One `write(2)`.
+    /// Async-signal-safe; preserves `errno`.
+    #[inline]
+    pub(crate) fn signal(&self) {
+        sys::write_token(self.write.as_raw_fd(), &[1u8]);
+    }
+
+    /// Drains the read end; returns whether any byte was there.
+    pub(crate) fn consume(&self) -> bool {
+        let mut buf = [0u8; 64];
+        let mut any = false;
+        loop {
+            let n = sys::read_nonblocking(self.read.as_raw_fd(), &mut buf);
+            any |= n > 0;
+            if n < buf.len() {
+                return any;
+            }
+        }
+    }
+
+    /// The fd to poll for readability: the read end.
+    pub(crate) fn read_fd(&self) -> BorrowedFd<'_> {
+        self.read.as_fd()
+    }
+}
+
+#[cfg(any(
+    target_os = "linux",
+    target_os = "android",
+    target_os = "freebsd",
+    target_os = "netbsd",
+    target_os = "openbsd",
+    target_os = "dragonfly",
+    target_os = "illumos",
+    target_os = "solaris"
+))]
+fn create(fds: &mut [libc::c_int; 2]) -> io::Result<()> {
+    // SAFETY: `fds` has room for the two descriptors pipe2 writes.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+#[cfg(not(any(
+    target_os = "linux",
+    target_os = "android",
+    target_os = "freebsd",
+    target_os = "netbsd",
+    target_os = "openbsd",
+    target_os = "dragonfly",
+    target_os = "illumos",
+    target_os = "solaris"
+)))]
+fn create(fds: &mut [libc::c_int; 2]) -> io::Result<()> {
+    // SAFETY: `fds` has room for the two descriptors pipe writes.
+    if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // Take ownership at once so an fcntl failure closes both ends.
+    let read = sys::owned_fd(fds[0])?;
+    let write = sys::owned_fd(fds[1])?;
+    for fd in [read.as_raw_fd(), write.as_raw_fd()] {
+        // SAFETY: fcntl on fds we own, with valid commands and flags.
+        let ok = unsafe {
+            libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) == 0
+                && libc::fcntl(fd, libc::F_SETFL, libc::O_NONBLOCK) == 0
+        };
+        if !ok {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    fds[0] = std::os::fd::IntoRawFd::into_raw_fd(read);
+    fds[1] = std::os::fd::IntoRawFd::into_raw_fd(write);
+    Ok(())
+}
