@@ -1,3 +1,132 @@
-//! Loom models of sigring's protocols live in `tests/`; this library is empty.
+//! Loom models of sigring's protocols, and the helpers they share.
 //!
-//! Run them with `RUSTFLAGS="--cfg sigring_loom" cargo test -p loom-tests --release`.
+//! The models live in `tests/`, one file per protocol, each `#![cfg(sigring_loom)]`. Under
+//! `--cfg sigring_loom` sigring's `sync` module re-exports loom's atomics, `Arc` and
+//! `UnsafeCell`, and its fd waker is replaced by a model built on loom's `Notify`: "the
+//! consumer sleeps in poll" blocks on it and "a producer writes the fd" notifies it, so a
+//! lost wake-up is a loom deadlock, not a pass. Run them with
+//!
+//! ```text
+//! RUSTFLAGS="--cfg sigring_loom" cargo test -p loom-tests --release
+//! ```
+//!
+//! | file                              | what it proves                                             |
+//! |-----------------------------------|------------------------------------------------------------|
+//! | `m1_two_producers.rs`             | every value received exactly once, per-producer order kept |
+//! | `m2_wraparound.rs`                | capacity 1 and 2 over several laps: `Full` only when really full or a slot is being released; nothing lost or duplicated |
+//! | `m3_wake.rs`                      | no lost wake-up; a busy consumer causes no write; racing producers write one token |
+//! | `m4_external_loop.rs`             | `try_recv` until `Empty`, then poll, never misses a value  |
+//! | `m5_disconnect.rs`                | disconnection racing sends and receives: each value received or dropped exactly once (loom leak checking) |
+//! | `m6_recv_timeout.rs`              | a timeout racing a push: the value is returned or still queued |
+//! | `m7_handler_interrupts_push.rs`   | a push from a "signal handler" while another push has claimed but not published its slot |
+//!
+//! # Bounds
+//!
+//! Every model names its own `LOOM_MAX_PREEMPTIONS` bound ([`check`]); setting the
+//! variable in the environment overrides it for all models (for experiments). Values are
+//! few and capacities tiny, so that the bounded exploration is as deep as it can be within
+//! the CI budget.
+//!
+//! # Bookkeeping outside the model
+//!
+//! Counters that only record what happened (drop counts, execution counts) are plain
+//! `std` atomics: loom runs all threads of an execution on one OS thread, one at a time, so
+//! they read as sequential counters and, being invisible to loom, add no interleavings and
+//! no happens-before edges that could hide a bug. Instrumentation that must be ordered with
+//! the protocol (the "released" counter of the wrap-around model) uses loom atomics.
+#![cfg(sigring_loom)]
+
+use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+/// Runs `model` under loom with at most `preemptions` preemptions per execution (`None`:
+/// exhaustive), unless `LOOM_MAX_PREEMPTIONS` is set. Prints one line with the number of
+/// executions explored and the time taken (visible with `--nocapture`).
+pub fn check<F>(name: &str, preemptions: Option<usize>, model: F)
+where
+    F: Fn() + Sync + Send + 'static,
+{
+    let mut builder = loom::model::Builder::new();
+    if builder.preemption_bound.is_none() {
+        builder.preemption_bound = preemptions;
+    }
+    let bound = builder.preemption_bound;
+    let executions = std::sync::Arc::new(AtomicUsize::new(0));
+    let counter = executions.clone();
+    let start = Instant::now();
+    builder.check(move || {
+        counter.fetch_add(1, Ordering::Relaxed);
+        model();
+    });
+    eprintln!(
+        "loom model {name}: {} executions, preemption bound {}, {:.2?}",
+        executions.load(Ordering::Relaxed),
+        bound.map_or_else(|| "none (exhaustive)".to_owned(), |b| b.to_string()),
+        start.elapsed()
+    );
+}
+
+/// Records how often each [`Tracked`] value was dropped.
+#[derive(Debug)]
+pub struct Ledger {
+    drops: Vec<AtomicUsize>,
+}
+
+impl Ledger {
+    /// A ledger for values `0 .. n`, inside a loom `Arc` that every value shares.
+    pub fn new(n: usize) -> loom::sync::Arc<Ledger> {
+        loom::sync::Arc::new(Ledger {
+            drops: (0..n).map(|_| AtomicUsize::new(0)).collect(),
+        })
+    }
+
+    /// How many times value `id` has been dropped.
+    pub fn drops(&self, id: usize) -> usize {
+        self.drops[id].load(Ordering::Relaxed)
+    }
+
+    /// Asserts that every value was dropped exactly once.
+    pub fn assert_each_dropped_once(&self) {
+        for (id, d) in self.drops.iter().enumerate() {
+            let d = d.load(Ordering::Relaxed);
+            assert_eq!(d, 1, "value {id} was dropped {d} times, not exactly once");
+        }
+    }
+}
+
+/// A value that owns a clone of a loom `Arc`: loom's leak check fails an execution in which
+/// a `Tracked` is never dropped, and the [`Ledger`] catches one dropped twice.
+pub struct Tracked {
+    /// Which value this is.
+    pub id: usize,
+    ledger: loom::sync::Arc<Ledger>,
+}
+
+impl Tracked {
+    /// Value `id`, recorded in `ledger`.
+    pub fn new(id: usize, ledger: &loom::sync::Arc<Ledger>) -> Tracked {
+        Tracked {
+            id,
+            ledger: ledger.clone(),
+        }
+    }
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        self.ledger.drops[self.id].fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+impl fmt::Debug for Tracked {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Tracked({})", self.id)
+    }
+}
+
+impl PartialEq for Tracked {
+    fn eq(&self, other: &Tracked) -> bool {
+        self.id == other.id
+    }
+}

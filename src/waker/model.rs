@@ -6,6 +6,16 @@
 //! of letting the model pass. A wait with a deadline models a deadline that expires at
 //! once unless the token is already there; loom's interleavings then place the expiry
 //! before or after any concurrent push.
+//!
+//! # Why every change of the token is a read-modify-write
+//!
+//! The kernel updates an eventfd counter (or a pipe's buffer) under a lock, so the writes
+//! and reads of the fd are read-modify-writes in one total order, and each synchronizes
+//! with the one before it. The model keeps that: [`Model::signal`] and [`Model::consume`]
+//! are both `swap`s. (A plain `store` in `signal` would also be weaker than the real fd in
+//! loom's eyes: loom orders a plain store and a concurrent RMW of the same atomic only
+//! partially, and may then let a later `Acquire` load that happens-after the store return
+//! the RMW's older value. That reports a lost wake-up that a real fd cannot have.)
 
 use std::io;
 use std::time::Instant;
@@ -14,7 +24,9 @@ use crate::sync::{AtomicBool, Notify, Ordering};
 
 #[derive(Debug)]
 pub(crate) struct Model {
+    /// Whether the modeled fd is readable (a token is in it).
     token: AtomicBool,
+    /// Where the consumer "sleeps in poll"; [`Model::signal`] wakes it.
     notify: Notify,
 }
 
@@ -26,16 +38,19 @@ impl Model {
         })
     }
 
+    /// "write(2) one token": the fd becomes readable and a sleeper wakes.
     pub(crate) fn signal(&self) {
-        self.token.store(true, Ordering::Release);
+        self.token.swap(true, Ordering::AcqRel);
         self.notify.notify();
     }
 
+    /// "read(2) the token": returns whether one was there; the fd is no longer readable.
     pub(crate) fn consume(&self) -> bool {
         self.token.swap(false, Ordering::AcqRel)
     }
 
-    /// Blocks until readable; with a deadline, reports expiry unless readable now.
+    /// "poll(2)": blocks until readable. With a deadline, the deadline is taken to expire
+    /// at once: readable now is `true`, otherwise `false`.
     pub(crate) fn wait(&self, deadline: Option<Instant>) -> bool {
         loop {
             if self.token.load(Ordering::Acquire) {
@@ -44,10 +59,13 @@ impl Model {
             if deadline.is_some() {
                 return false;
             }
+            // A notification left over from a token the consumer already saw may end this
+            // wait early; the loop then looks at the token again.
             self.notify.wait();
         }
     }
 
+    /// What `poll(2)` with a zero timeout would report.
     pub(crate) fn is_readable(&self) -> bool {
         self.token.load(Ordering::Acquire)
     }
