@@ -2143,6 +2143,12 @@ fn markdown(meta: &Meta, scenarios: &[Scenario], targets: &[Target]) -> String {
         "Cells: median (min–max) over repetitions. Capacity {CAP} everywhere. \
          Ratios are against sigring (eventfd).\n"
     );
+    let summary = summary_table(scenarios);
+    if !summary.is_empty() {
+        let _ = writeln!(md, "## Summary (medians)\n");
+        md.push_str(&summary);
+        md.push('\n');
+    }
     if !targets.is_empty() {
         let _ = writeln!(md, "## Targets\n");
         let _ = writeln!(md, "| target | measured | met |\n|---|---|---|");
@@ -2214,6 +2220,63 @@ fn markdown(meta: &Meta, scenarios: &[Scenario], targets: &[Target]) -> String {
         md.push('\n');
     }
     md
+}
+
+/// One row per peer, one column per headline number: what the README shows.
+fn summary_table(scenarios: &[Scenario]) -> String {
+    let cols: [(&str, &str, &str); 7] = [
+        ("spsc", "mmsg_s", "spsc Mmsg/s"),
+        ("mpsc2", "mmsg_s", "mpsc2 Mmsg/s"),
+        ("mpsc4", "mmsg_s", "mpsc4 Mmsg/s"),
+        ("pingpong", "p50_us", "pingpong p50 µs"),
+        ("idle_wake", "p50_us", "idle wake p50 µs"),
+        ("idle_wake", "cpu_us_per_msg", "idle CPU/msg µs"),
+        ("syscalls", "spsc", "syscalls/msg (spsc)"),
+    ];
+    let present: Vec<_> = cols
+        .iter()
+        .filter(|(k, _, _)| scenarios.iter().any(|s| s.key == *k))
+        .collect();
+    if present.is_empty() {
+        return String::new();
+    }
+    let mut peers: Vec<Peer> = Vec::new();
+    for sc in scenarios {
+        for r in &sc.rows {
+            if r.label.is_none() && !peers.contains(&r.peer) {
+                peers.push(r.peer);
+            }
+        }
+    }
+    let mut out = String::from("| |");
+    let mut rule = String::from("|---|");
+    for (_, _, label) in &present {
+        let _ = write!(out, " {label} |");
+        rule.push_str("---:|");
+    }
+    let _ = writeln!(out, "\n{rule}");
+    for peer in peers {
+        let name = if peer.is_reference() && peer != Peer::SigringAdaptive {
+            format!("{} (reference)", peer.name())
+        } else {
+            peer.name().to_string()
+        };
+        let _ = write!(out, "| {} |", md_escape(&name));
+        for (key, metric, _) in &present {
+            let v = scenarios
+                .iter()
+                .find(|s| s.key == *key)
+                .and_then(|s| s.stat(peer, None, metric));
+            match v {
+                Some((m, _, _)) if m.is_finite() => {
+                    let _ = write!(out, " {} |", fmt_num(m));
+                }
+                _ => out.push_str(" |"),
+            }
+        }
+        out.push('\n');
+    }
+    out
 }
 
 fn md_escape(s: &str) -> String {

@@ -12,6 +12,8 @@ use crossbeam_utils::CachePadded;
 
 use crate::error::{RecvError, RecvTimeoutError, TryRecvError, TrySendError};
 use crate::ring::{PushError, Ring};
+#[cfg(not(sigring_loom))]
+use crate::spin::SpinPolicy;
 use crate::sync::{Arc, AtomicU64, AtomicUsize, Ordering};
 use crate::waker::{Backend, Wake};
 
@@ -104,6 +106,8 @@ impl Builder {
             Receiver {
                 shared,
                 wakeups: Cell::new(0),
+                #[cfg(not(sigring_loom))]
+                spin: SpinPolicy::new(),
                 _not_sync: PhantomData,
             },
         ))
@@ -246,6 +250,9 @@ pub struct Receiver<T> {
     shared: Arc<Shared<T>>,
     /// How many times `recv` slept on the fd and was woken.
     wakeups: Cell<u64>,
+    /// How long `recv` spins before sleeping.
+    #[cfg(not(sigring_loom))]
+    spin: SpinPolicy,
     /// One consumer: `Receiver` is not `Sync`, so no two threads pop at once.
     _not_sync: PhantomData<Cell<()>>,
 }
@@ -412,20 +419,71 @@ impl<T: Send> Receiver<T> {
 
     fn recv_until(&self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
         if let Some(value) = self.pop() {
+            #[cfg(not(sigring_loom))]
+            self.spin.ready_at_once();
             return Ok(value);
         }
         #[cfg(not(sigring_loom))]
         {
-            // A value often arrives within microseconds: look again a few times (the
-            // backoff spins, then yields) before paying for a sleep.
+            let started = match self.spin_before_sleep(deadline) {
+                Ok(value) => return Ok(value),
+                Err(started) => started,
+            };
+            let result = self.sleep_until(deadline);
+            if let Some((start, spun)) = started {
+                self.spin.record(start.elapsed(), spun, false);
+            }
+            result
+        }
+        #[cfg(sigring_loom)]
+        self.sleep_until(deadline)
+    }
+
+    /// Looks for a value without arming the wake-up, for as long as the spin policy says
+    /// it is worth it (see the `spin` module). On a miss returns when the wait started and
+    /// whether it spun, for the policy to learn from (`None` in the saturated regime).
+    #[cfg(not(sigring_loom))]
+    fn spin_before_sleep(&self, deadline: Option<Instant>) -> Result<T, Option<(Instant, bool)>> {
+        let start = Instant::now();
+        if deadline.is_some_and(|d| start >= d) {
+            return Err(None);
+        }
+        if self.spin.was_saturated() {
+            // Values were flowing a moment ago: spin, then yield, as crossbeam does.
             let backoff = crossbeam_utils::Backoff::new();
             while !backoff.is_completed() {
                 backoff.snooze();
                 if let Some(value) = self.pop() {
+                    self.spin.ready_at_once();
                     return Ok(value);
                 }
             }
+            return Err(None);
         }
+        let budget = self.spin.budget();
+        if budget.is_zero() {
+            return Err(Some((start, false)));
+        }
+        let until = deadline.map_or(start + budget, |d| d.min(start + budget));
+        let mut spins = 0u32;
+        loop {
+            std::hint::spin_loop();
+            if self.shared.ring.head_ready() {
+                if let Some(value) = self.pop() {
+                    self.spin.record(start.elapsed(), true, true);
+                    return Ok(value);
+                }
+            }
+            spins = spins.wrapping_add(1);
+            // Read the clock only now and then: it costs more than a pause.
+            if spins % 16 == 0 && Instant::now() >= until {
+                return Err(Some((start, true)));
+            }
+        }
+    }
+
+    /// Arms the wake-up and sleeps on the fd until a value, the deadline or disconnection.
+    fn sleep_until(&self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
         loop {
             match self.prepare_wait() {
                 Ready::Value(value) => return Ok(value),
@@ -436,6 +494,7 @@ impl<T: Send> Receiver<T> {
                         return self.pop().ok_or(RecvTimeoutError::Timeout);
                     }
                     self.wakeups.set(self.wakeups.get() + 1);
+                    self.shared.wake.after_wakeup();
                 }
                 Ready::Busy => {
                     if !self.wait_busy(deadline) {
@@ -662,5 +721,35 @@ impl<T: Send> IntoIterator for Receiver<T> {
 
     fn into_iter(self) -> IntoIter<T> {
         IntoIter { rx: self }
+    }
+}
+
+#[cfg(all(
+    test,
+    not(sigring_loom),
+    not(miri),
+    any(target_os = "linux", target_os = "android")
+))]
+mod tests {
+    use super::*;
+
+    /// A token written into the fd from outside the protocol (a forked child sharing the
+    /// fd, say) must be read once, not make every later wait return at once.
+    #[test]
+    fn stray_token_does_not_make_recv_spin() {
+        let (_tx, rx) = Builder::new(4)
+            .backend(Backend::EventFd)
+            .build::<u8>()
+            .unwrap();
+        assert_eq!(rx.try_recv(), Err(TryRecvError::Empty)); // flag ARMED, fd clear
+        let one = 1u64.to_ne_bytes();
+        // SAFETY: writing 8 bytes from a valid buffer to the channel's open eventfd.
+        let n = unsafe { libc::write(rx.as_raw_fd(), one.as_ptr().cast(), one.len()) };
+        assert_eq!(n, 8);
+        assert_eq!(
+            rx.recv_timeout(Duration::from_millis(200)),
+            Err(RecvTimeoutError::Timeout)
+        );
+        assert!(rx.wakeups() <= 2, "woken {} times", rx.wakeups());
     }
 }

@@ -66,6 +66,8 @@ mod mio;
 mod ring;
 #[cfg(all(feature = "signal", not(sigring_loom)))]
 pub mod signal;
+#[cfg(not(sigring_loom))]
+mod spin;
 mod sync;
 #[cfg(not(sigring_loom))]
 mod sys;

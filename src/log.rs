@@ -52,7 +52,8 @@
 //!   async-signal-safe (on Linux it is a vDSO read); `std::time::Instant` is not used;
 //! * the thread id comes from `syscall(SYS_gettid)` on Linux and Android (a raw system
 //!   call, async-signal-safe); `std::thread::current()`, which may allocate and touches a
-//!   thread-local, is not used. Elsewhere no thread id is recorded;
+//!   thread-local, is not used. Elsewhere no thread id is recorded, and
+//!   [`Builder::thread_ids`]`(false)` skips the system call;
 //! * the message is formatted with `core::fmt::write` into a `[u8; N]` buffer on the
 //!   stack ([`MAX_MESSAGE_LEN`] bytes of text, [`MAX_TARGET_LEN`] of target); text that does
 //!   not fit is cut at a UTF-8 character boundary and ends with [`TRUNCATION_MARKER`];
@@ -77,7 +78,8 @@
 //! until every record logged before the call (in the happens-before sense, e.g. earlier on
 //! the same thread) has been written and the writer flushed: the flusher sends a marker
 //! with a sequence number through the channel behind those records and waits until the
-//! writer has reached it (the protocol is described in the source, on `Control`).
+//! writer has reached it (the protocol is described in the source, on `Control`). A flush
+//! called on the writer thread itself (from inside your `io::Write`) returns at once.
 //!
 //! # Lines
 //!
@@ -88,7 +90,8 @@
 //! ```
 //!
 //! The first column is seconds since the logger was built (monotonic clock), then the
-//! level, the kernel thread id (Linux and Android only), the target and the message.
+//! level, the kernel thread id in brackets (Linux and Android, unless turned off), the
+//! target and the message.
 
 mod inline;
 
@@ -325,6 +328,7 @@ impl fmt::Debug for Control {
 pub struct Builder {
     capacity: usize,
     level: LevelFilter,
+    thread_ids: bool,
     writer: Option<Box<dyn Write + Send>>,
 }
 
@@ -333,6 +337,7 @@ impl fmt::Debug for Builder {
         f.debug_struct("Builder")
             .field("capacity", &self.capacity)
             .field("level", &self.level)
+            .field("thread_ids", &self.thread_ids)
             .field("writer", &self.writer.as_ref().map(|_| "custom"))
             .finish()
     }
@@ -345,11 +350,12 @@ impl Default for Builder {
 }
 
 impl Builder {
-    /// [`DEFAULT_CAPACITY`] records, level `Info`, writing to stderr.
+    /// [`DEFAULT_CAPACITY`] records, level `Info`, with thread ids, writing to stderr.
     pub fn new() -> Self {
         Builder {
             capacity: DEFAULT_CAPACITY,
             level: LevelFilter::Info,
+            thread_ids: true,
             writer: None,
         }
     }
@@ -365,6 +371,14 @@ impl Builder {
     /// `log::set_max_level` to it.
     pub fn level(mut self, level: LevelFilter) -> Self {
         self.level = level;
+        self
+    }
+
+    /// Whether records carry the kernel thread id (default: yes, on Linux and Android).
+    /// Getting it costs one `gettid` system call per record, which can be a good part of
+    /// the cost of `log()` on a virtual machine; without it the column is left out.
+    pub fn thread_ids(mut self, enabled: bool) -> Self {
+        self.thread_ids = enabled;
         self
     }
 
@@ -415,6 +429,7 @@ impl Builder {
         let logger = Logger {
             tx: tx.clone(),
             level: self.level,
+            thread_ids: self.thread_ids,
             control: control.clone(),
         };
         let guard = LogGuard {
@@ -484,6 +499,8 @@ impl Builder {
 pub struct Logger {
     tx: Sender<Msg>,
     level: LevelFilter,
+    /// Whether to call `gettid` for each record.
+    thread_ids: bool,
     control: Arc<Control>,
 }
 
@@ -492,6 +509,7 @@ impl Clone for Logger {
         Logger {
             tx: self.tx.clone(),
             level: self.level,
+            thread_ids: self.thread_ids,
             control: self.control.clone(),
         }
     }
@@ -543,7 +561,7 @@ impl Log for Logger {
         let _errno = ErrnoGuard::new();
         let mut entry = Entry {
             mono_ns: monotonic_ns(),
-            tid: thread_id(),
+            tid: if self.thread_ids { thread_id() } else { 0 },
             level: record.level(),
             target: InlineStr::new(),
             text: InlineStr::new(),

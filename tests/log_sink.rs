@@ -74,7 +74,8 @@ enum Line {
 }
 
 impl Line {
-    /// `"{secs:>6}.{micros:06} {level:<5} [{tid}] {target}: {text}"` or
+    /// `"{secs:>6}.{micros:06} {level:<5} [{tid}] {target}: {text}"` (the `[{tid}] ` part
+    /// only with thread ids; `tid` 0 without) or
     /// `"sigring: {n} records dropped"`; panics on anything else.
     fn parse(line: &str) -> Line {
         if let Some(rest) = line.strip_prefix("sigring: ") {
@@ -90,12 +91,17 @@ impl Line {
         micros.parse::<u64>().expect("micros");
         let level = rest[..5].trim().to_owned();
         let rest = &rest[6..];
-        let rest = rest.strip_prefix('[').expect("thread id");
-        let (tid, rest) = rest.split_once("] ").expect("thread id");
+        let (tid, rest) = match rest.strip_prefix('[') {
+            Some(rest) => {
+                let (tid, rest) = rest.split_once("] ").expect("thread id");
+                (tid.parse().expect("tid"), rest)
+            }
+            None => (0, rest),
+        };
         let (target, text) = rest.split_once(": ").expect("target");
         Line::Record {
             level,
-            tid: tid.parse().expect("tid"),
+            tid,
             target: target.to_owned(),
             text: text.to_owned(),
         }
@@ -186,6 +192,30 @@ fn line_format_level_filter_and_thread_id() {
         l => panic!("{l:?}"),
     }
     assert_eq!((logger.dropped(), logger.discarded()), (0, 0));
+}
+
+#[test]
+fn thread_ids_can_be_left_out() {
+    let _wd = common::watchdog(60, "thread_ids_can_be_left_out");
+    let out = Buf::default();
+    let (logger, guard) = Builder::new()
+        .thread_ids(false)
+        .writer(out.clone())
+        .build()
+        .unwrap();
+    emit(&logger, Level::Warn, "app", format_args!("no tid"));
+    guard.flush().unwrap();
+    let text = out.text();
+    assert!(!text.contains('['), "{text}");
+    assert_eq!(
+        out.lines(),
+        [Line::Record {
+            level: "WARN".into(),
+            tid: 0,
+            target: "app".into(),
+            text: "no tid".into()
+        }]
+    );
 }
 
 #[test]
@@ -581,8 +611,9 @@ fn records_from_a_handler_interrupting_a_logging_thread_arrive_or_are_counted() 
     SINK.store(raw, Ordering::Release);
     let handler = common::install_handler(libc::SIGUSR1, log_from_handler, true);
 
-    // At least N records, and until 20 handler runs have interrupted a `log()` call (so
-    // the test shows reentrancy, not just handlers between calls); 30 s at most.
+    // At least N records, and until the handler has logged 50 times; 30 s at most. No
+    // pauses: the writer falls behind and records are dropped, which the accounting
+    // covers.
     const N: u64 = 30_000;
     let (ready_tx, ready) = mpsc::channel();
     let looping = thread::spawn(move || {
@@ -591,16 +622,13 @@ fn records_from_a_handler_interrupting_a_logging_thread_arrive_or_are_counted() 
         let logger = unsafe { &*SINK.load(Ordering::Acquire) };
         let start = std::time::Instant::now();
         let mut i = 0;
-        while (i < N || SIG_NESTED.load(Ordering::Relaxed) < 20)
+        while (i < N || SIG_LOGGED.load(Ordering::Relaxed) < 50)
             && start.elapsed() < Duration::from_secs(30)
         {
             IN_LOG.store(true, Ordering::Relaxed);
             emit(logger, Level::Info, "main", format_args!("main {i}"));
             IN_LOG.store(false, Ordering::Relaxed);
             i += 1;
-            if i % 1000 == 0 {
-                thread::sleep(Duration::from_micros(200)); // let the writer catch up
-            }
         }
         i
     });
@@ -620,12 +648,61 @@ fn records_from_a_handler_interrupting_a_logging_thread_arrive_or_are_counted() 
         "signals sent {sent}, handler records {} (written {sig}), nested in log() {nested}, dropped {dropped}",
         SIG_LOGGED.load(Ordering::Relaxed)
     );
+    assert!(SIG_LOGGED.load(Ordering::Relaxed) >= 50, "the handler ran");
     assert!(sig > 0, "some handler records were written");
-    assert!(
-        nested >= 20,
-        "too few handlers interrupted log() calls: sent {sent}, nested {nested}, handler runs {}",
-        SIG_LOGGED.load(Ordering::Relaxed)
-    );
+    // Where the storm lands is up to the scheduler (`nested` is reported, not asserted);
+    // the next test interrupts `log()` calls deterministically.
+}
+
+/// Displays as `before after`, raising `SIGUSR1` in between: the handler runs in the
+/// middle of the `log()` call that is formatting this value.
+struct RaiseWhileFormatting;
+
+impl fmt::Display for RaiseWhileFormatting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("before ")?;
+        // SAFETY: `raise` has no memory-safety preconditions.
+        unsafe { libc::raise(libc::SIGUSR1) };
+        f.write_str("after")
+    }
+}
+
+#[test]
+fn a_handler_that_interrupts_log_mid_record_logs_its_own_record_first() {
+    let _serial = common::serial(&LOCK);
+    let _wd = common::watchdog(60, "handler interrupts log() mid-record");
+    SIG_LOGGED.store(0, Ordering::Relaxed);
+    SIG_NESTED.store(0, Ordering::Relaxed);
+    let out = Buf::default();
+    let (logger, guard) = build(4096, out.clone());
+    let raw = Box::into_raw(Box::new(logger));
+    SINK.store(raw, Ordering::Release);
+    let handler = common::install_handler(libc::SIGUSR1, log_from_handler, true);
+    // SAFETY: `raw` is freed at the end of this test, after the handler is uninstalled.
+    let logger = unsafe { &*raw };
+    for i in 0..1000 {
+        IN_LOG.store(true, Ordering::Relaxed);
+        emit(
+            logger,
+            Level::Info,
+            "main",
+            format_args!("main {i} {}", RaiseWhileFormatting),
+        );
+        IN_LOG.store(false, Ordering::Relaxed);
+    }
+    drop(handler);
+    SINK.store(ptr::null_mut(), Ordering::Release);
+    // SAFETY: the handler is uninstalled; it only ever ran on this thread, inside `raise`.
+    let logger = unsafe { Box::from_raw(raw) };
+    guard.flush().unwrap();
+    assert_eq!(SIG_NESTED.load(Ordering::Relaxed), 1000);
+    // Each handler record went in while the interrupted record was half-formatted, so it
+    // comes first; the interrupted record is intact.
+    let expected: Vec<String> = (0..1000)
+        .flat_map(|i| [format!("sig {i}"), format!("main {i} before after")])
+        .collect();
+    assert_eq!(out.messages(), expected);
+    assert_eq!(logger.dropped(), 0);
 }
 
 #[test]
@@ -637,8 +714,8 @@ fn a_handler_interrupting_the_writer_thread_while_it_writes_does_not_deadlock() 
     let (logger, guard) = build(1024, out.clone());
     emit(&logger, Level::Info, "main", format_args!("main 0"));
     guard.flush().unwrap();
-    // The writer thread holds `Buf`'s mutex (and its `BufWriter`) while it writes; a naive
-    // logger called from a handler on that thread would deadlock on them.
+    // The writer thread holds `Buf`'s mutex (and the sink's batch buffer) while it writes;
+    // a naive logger called from a handler on that thread would deadlock on them.
     let writer = out.writer.load(Ordering::Relaxed) as libc::pthread_t;
     let raw = Box::into_raw(Box::new(logger));
     SINK.store(raw, Ordering::Release);

@@ -13,6 +13,7 @@
 //! | `IDLE -> ARMED`       | consumer, in [`Wake::arm`]                 | store |
 //! | `SIGNALED -> ARMED`   | consumer, in [`Wake::arm`], only after reading the token from the fd | store |
 //! | `ARMED -> SIGNALED`   | the one producer whose CAS wins, after publishing ([`Wake::notify`]); the last `Sender` on disconnect; the consumer itself ([`Wake::signal_self`]) | CAS, then one `write(2)` |
+//! | `ARMED -> SIGNALED`   | consumer, in [`Wake::after_wakeup`], when woken by a token the protocol did not write | CAS, then it reads the token |
 //! | `ARMED -> IDLE`       | consumer, in [`Wake::disarm`], when it found a value right after arming | CAS |
 //!
 //! Producers only ever move `ARMED -> SIGNALED`, by compare-and-swap, so among any number of
@@ -223,6 +224,25 @@ impl Wake {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// Consumer side, after [`Wake::wait`] reported the fd readable. Normally the flag is
+    /// then `SIGNALED` and the next [`Wake::arm`] reads the token. If it is still `ARMED`,
+    /// the token did not come from the protocol (something outside wrote the fd, e.g. a
+    /// forked child sharing it): left there it would make every later wait return at once,
+    /// a busy loop. Take the token as if a producer had signaled: `ARMED -> SIGNALED` by
+    /// CAS (so no producer writes meanwhile), read it, back to `ARMED`. If the CAS fails a
+    /// producer owns the token and the normal path applies.
+    pub(crate) fn after_wakeup(&self) {
+        if self.state.load(Ordering::Relaxed) == ARMED
+            && self
+                .state
+                .compare_exchange(ARMED, SIGNALED, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            // With the flag SIGNALED, `arm` reads the stray token and re-arms.
+            self.arm();
         }
     }
 
