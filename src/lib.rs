@@ -78,3 +78,8 @@ mod waker;
 pub use channel::{channel, Builder, IntoIter, Iter, Receiver, Sender, TryIter};
 pub use error::{RecvError, RecvTimeoutError, TryRecvError, TrySendError};
 pub use waker::Backend;
+
+/// The README's code blocks, compiled and run as doctests.
+#[cfg(all(doctest, feature = "log", feature = "signal"))]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

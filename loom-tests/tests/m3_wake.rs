@@ -1,0 +1,88 @@
+//! Model 3: the wake protocol.
+//!
+//! Proves, with the modeled fd (a loom `Notify`: sleeping blocks, a token write wakes):
+//! * no lost wake-up: a consumer that goes to sleep while a producer pushes is always
+//!   woken with the value waiting, including the second time, after it has read the first
+//!   token and re-armed (`SIGNALED -> ARMED`); otherwise loom reports a deadlock;
+//! * a busy consumer causes no write: while the consumer is awake (flag `IDLE`), pushes
+//!   make no `write(2)`;
+//! * among racing producers exactly one writes the token for one arming, and reading it
+//!   leaves the fd not readable.
+#![cfg(sigring_loom)]
+
+use loom::thread;
+use loom_tests::check;
+use sigring::TryRecvError;
+
+/// The consumer `recv`s twice while a producer sends two values. The main thread keeps a
+/// `Sender` until the end, so the disconnect's own wake-up cannot hide a lost one.
+///
+/// Bound: none (exhaustive): two threads and two values finish in well under a second.
+#[test]
+fn no_lost_wakeup() {
+    check("m3 no lost wake-up", None, || {
+        let (tx, rx) = sigring::channel::<u32>(2).unwrap();
+        let tx2 = tx.clone();
+        let producer = thread::spawn(move || {
+            assert!(tx2.try_send(1).is_ok());
+            assert!(tx2.try_send(2).is_ok());
+        });
+        assert_eq!(rx.recv(), Ok(1));
+        assert_eq!(rx.recv(), Ok(2));
+        producer.join().unwrap();
+        drop(tx);
+    });
+}
+
+/// The consumer is busy taking a value that is already there while two producers push:
+/// the flag stays `IDLE` and no token is written.
+///
+/// Bound: none (exhaustive): the consumer's one `try_recv` succeeds at its first look,
+/// so three short threads.
+#[test]
+fn busy_consumer_causes_no_write() {
+    check("m3 busy consumer, no write", None, || {
+        let (tx, rx) = sigring::channel::<u32>(4).unwrap();
+        tx.try_send(0).unwrap();
+        let (t1, t2) = (tx.clone(), tx.clone());
+        let p1 = thread::spawn(move || assert!(t1.try_send(1).is_ok()));
+        let p2 = thread::spawn(move || assert!(t2.try_send(2).is_ok()));
+        assert_eq!(rx.try_recv(), Ok(0));
+        p1.join().unwrap();
+        p2.join().unwrap();
+        assert_eq!(rx.wake_writes(), 0, "a busy consumer caused a write");
+        assert!(!rx.model_fd_readable());
+        let mut got = [rx.try_recv().unwrap(), rx.try_recv().unwrap()];
+        got.sort_unstable();
+        assert_eq!(got, [1, 2]);
+        assert_eq!(rx.wake_writes(), 0);
+    });
+}
+
+/// The consumer found the ring empty (its `Empty` armed the flag) and is "asleep"
+/// elsewhere while two producers race: exactly one of them writes a token, the fd is
+/// readable, and after draining, the `Empty` that re-arms reads the token, so the fd is
+/// no longer readable.
+///
+/// Bound: none (exhaustive): only the two producers run concurrently.
+#[test]
+fn racing_producers_write_one_token() {
+    check("m3 one token per arming", None, || {
+        let (tx, rx) = sigring::channel::<u32>(4).unwrap();
+        assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+        assert!(!rx.model_fd_readable());
+        let (t1, t2) = (tx.clone(), tx.clone());
+        let p1 = thread::spawn(move || assert!(t1.try_send(3).is_ok()));
+        let p2 = thread::spawn(move || assert!(t2.try_send(4).is_ok()));
+        p1.join().unwrap();
+        p2.join().unwrap();
+        assert_eq!(rx.wake_writes(), 1, "one arming, one token");
+        assert!(rx.model_fd_readable(), "the armed consumer was not woken");
+        let mut got = [rx.try_recv().unwrap(), rx.try_recv().unwrap()];
+        got.sort_unstable();
+        assert_eq!(got, [3, 4]);
+        assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+        assert!(!rx.model_fd_readable(), "the token was not read on re-arming");
+        assert_eq!(rx.wake_writes(), 1);
+    });
+}

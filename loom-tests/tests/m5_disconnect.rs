@@ -1,0 +1,80 @@
+//! Model 5: disconnection racing with sends and receives.
+//!
+//! Proves: every value ends exactly once, either received or dropped (by the producer that
+//! got it back in an error, by `Receiver::drop`, or by the ring's own drop when the last
+//! handle goes). The values are [`Tracked`]: each owns a clone of a loom `Arc`, so loom's
+//! leak check fails any execution in which one is never dropped, and the ledger fails one
+//! dropped twice. Also: `recv` reports the disconnect only after every value sent, and a
+//! `try_send` that starts after the receiver is gone gets `Disconnected`.
+#![cfg(sigring_loom)]
+
+use loom::sync::atomic::{AtomicBool, Ordering};
+use loom::sync::Arc;
+use loom::thread;
+use loom_tests::{check, Ledger, Tracked};
+use sigring::{RecvError, TrySendError};
+
+/// The only `Sender` sends two values and goes away while the consumer `recv`s.
+///
+/// Bound: none (exhaustive): two threads, two values.
+#[test]
+fn last_sender_drop_races_recv() {
+    check("m5 last sender drop vs recv", None, || {
+        let ledger = Ledger::new(2);
+        let (tx, rx) = sigring::channel::<Tracked>(2).unwrap();
+        let l2 = ledger.clone();
+        let producer = thread::spawn(move || {
+            for id in 0..2 {
+                assert!(tx.try_send(Tracked::new(id, &l2)).is_ok());
+            }
+        });
+        let mut got = Vec::new();
+        loop {
+            match rx.recv() {
+                Ok(v) => got.push(v.id),
+                Err(RecvError) => break,
+            }
+        }
+        assert_eq!(got, [0, 1], "disconnect reported before every value was received");
+        producer.join().unwrap();
+        drop(rx);
+        ledger.assert_each_dropped_once();
+    });
+}
+
+/// A producer sends three values into a channel of capacity 1 while the consumer takes
+/// at most one and drops the `Receiver`. Every value is dropped exactly once wherever it
+/// ends; a send that starts after the drop finished is `Disconnected`.
+///
+/// Bound: none (exhaustive): two threads; the producer never retries.
+#[test]
+fn receiver_drop_races_send() {
+    check("m5 receiver drop vs send", None, || {
+        let ledger = Ledger::new(3);
+        let (tx, rx) = sigring::channel::<Tracked>(1).unwrap();
+        let gone = Arc::new(AtomicBool::new(false));
+        let gone2 = gone.clone();
+        let l2 = ledger.clone();
+        let producer = thread::spawn(move || {
+            for id in 0..3 {
+                let was_gone = gone2.load(Ordering::Acquire);
+                match tx.try_send(Tracked::new(id, &l2)) {
+                    Ok(()) => assert!(!was_gone, "value {id} accepted after the receiver left"),
+                    Err(TrySendError::Full(v)) => {
+                        assert!(!was_gone, "Full after the receiver left");
+                        drop(v);
+                    }
+                    Err(TrySendError::Disconnected(v)) => drop(v),
+                }
+            }
+            // The last handle may be this one: the ring's drop then runs here.
+        });
+        if let Ok(v) = rx.try_recv() {
+            drop(v);
+        }
+        drop(rx);
+        gone.store(true, Ordering::Release);
+        producer.join().unwrap();
+        ledger.assert_each_dropped_once();
+    });
+}
