@@ -12,7 +12,7 @@
 //! let mut poll = Poll::new()?;
 //! let (tx, mut rx) = sigring::channel::<u32>(16)?;
 //! poll.registry().register(&mut rx, Token(0), Interest::READABLE)?;
-//! assert_eq!(rx.try_recv(), Err(sigring::TryRecvError::Empty)); // arms the wake-up
+//! assert_eq!(rx.try_recv(), Err(sigring::TryRecvError::Empty)); // nothing yet
 //! tx.try_send(5).unwrap();
 //! let mut events = Events::with_capacity(4);
 //! poll.poll(&mut events, Some(Duration::from_secs(5)))?;

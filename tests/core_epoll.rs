@@ -68,6 +68,28 @@ impl Epoll {
     }
 }
 
+/// An event loop may poll a fresh receiver before it ever calls `try_recv`: the first
+/// send must still make the fd readable (a new channel starts armed).
+#[test]
+fn fresh_receiver_polled_first_sees_the_first_send() {
+    let _wd = watchdog(30, "fresh_receiver_polled_first_sees_the_first_send");
+    for backend in BACKENDS {
+        let (tx, rx) = build::<u32>(8, backend);
+        let ep = Epoll::watching(rx.as_raw_fd());
+        assert!(!ep.readable(0), "{backend:?}: readable with nothing sent");
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            tx.try_send(9).unwrap();
+            tx
+        });
+        assert!(ep.readable(10_000), "{backend:?}: first send not seen");
+        assert_eq!(rx.try_recv(), Ok(9));
+        assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+        assert!(!ep.readable(0), "{backend:?}: readable after draining");
+        drop(t.join().unwrap());
+    }
+}
+
 #[test]
 fn level_triggered_epoll_sees_sends_and_not_drained() {
     let _wd = watchdog(30, "level_triggered_epoll_sees_sends_and_not_drained");

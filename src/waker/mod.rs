@@ -4,8 +4,8 @@
 //!
 //! | state      | meaning                                                        |
 //! |------------|----------------------------------------------------------------|
-//! | `IDLE`     | the consumer is awake (initial state); producers write nothing |
-//! | `ARMED`    | the consumer found the ring empty and may sleep on the fd, which holds no token; the next publish (or disconnect) must write one |
+//! | `IDLE`     | the consumer is awake; producers write nothing |
+//! | `ARMED`    | the consumer found the ring empty (or has not looked yet: the initial state) and may sleep on the fd, which holds no token; the next publish (or disconnect) must write one |
 //! | `SIGNALED` | exactly one token has been written to the fd, or is about to be |
 //!
 //! | transition            | by whom                                   | how |
@@ -162,7 +162,9 @@ impl Wake {
     pub(crate) fn new(backend: Backend) -> io::Result<Self> {
         let (fd, backend) = Fd::new(backend)?;
         Ok(Wake {
-            state: CachePadded::new(AtomicU8::new(IDLE)),
+            // ARMED: an event loop may poll a fresh receiver before ever calling
+            // `try_recv`; the first send must make the fd readable for it.
+            state: CachePadded::new(AtomicU8::new(ARMED)),
             writes: AtomicU64::new(0),
             fd,
             backend,
