@@ -10,9 +10,7 @@ mod common;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
-use std::io::{self, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 
 use log::LevelFilter;
 
@@ -80,18 +78,7 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static ALLOC: Counting = Counting;
 
-#[derive(Clone, Default)]
-struct Buf(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Buf {
-    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
+use common::MemWriter as Buf;
 
 #[derive(Debug)]
 #[allow(dead_code)] // read through Debug only
@@ -153,7 +140,7 @@ fn logging_allocates_nothing_and_works_inside_the_allocator() {
     assert_eq!(HOOK_ALLOCS.load(Ordering::Relaxed), 0);
 
     guard.flush().unwrap();
-    let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+    let text = out.text();
     assert_eq!(text.matches("integer ").count(), 100);
     assert_eq!(text.matches("…[truncated]").count(), 100);
     assert!(text.contains("alloc: allocating 77777 bytes"), "{text}");

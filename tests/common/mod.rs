@@ -450,3 +450,25 @@ pub fn fds_opened_by<R>(f: impl FnOnce() -> R) -> (R, Vec<i32>) {
     let after = open_fds();
     (r, after.difference(&before).copied().collect())
 }
+
+/// An `io::Write` into shared memory, for writers handed to a logger or an example: clone
+/// it, give one clone away, read what was written with [`MemWriter::text`].
+#[derive(Clone, Default)]
+pub struct MemWriter(std::sync::Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for MemWriter {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl MemWriter {
+    /// Everything written so far, as UTF-8.
+    pub fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).expect("output is UTF-8")
+    }
+}
