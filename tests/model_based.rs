@@ -8,15 +8,15 @@
 //! `is_empty()`, `is_full()`, `is_disconnected()`, that every value is alive exactly while
 //! the model says it is queued (so `Receiver::drop` drops what was queued, once), and the
 //! wake-up accounting of the waker module's state table: with one thread the flag is
-//! deterministic (`IDLE`, `ARMED` after an `Empty` or `Timeout`, `SIGNALED` after the
-//! next publish or the last sender's disconnect), so `wake_writes()` and the fd's
+//! deterministic (`ARMED` at the start and after an `Empty` or `Timeout`, `SIGNALED`
+//! after the next publish or the last sender's disconnect), so `wake_writes()` and the fd's
 //! readability are predicted exactly. In particular a consumer that has not found the
 //! channel empty makes producers write nothing, and a token is read when the consumer
 //! re-arms.
 //!
 //! Capacities 1 to 17, both backends. The generator is a xorshift64*; a failure message
 //! names the seed, and `SIGRING_MODEL_SEED=<n>` replays one seed for every capacity and
-//! backend. Under miri the number of steps is cut so that it stays fast.
+//! backend; `SIGRING_MODEL_EPISODES=<n>` runs more episodes. Under miri the number of steps is cut so that it stays fast.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -26,6 +26,8 @@ use std::time::Duration;
 
 use sigring::{Backend, Builder, Receiver, RecvTimeoutError, Sender, TryRecvError, TrySendError};
 
+/// Episodes per capacity and backend; `SIGRING_MODEL_EPISODES` raises it (CI's verify
+/// stage runs ten times as many in release).
 #[cfg(not(miri))]
 const EPISODES: u64 = 40;
 #[cfg(not(miri))]
@@ -97,10 +99,10 @@ impl Drop for Val {
     }
 }
 
-/// The wake flag as the waker module's state table defines it.
+/// The wake flag as the waker module's state table defines it. (`IDLE` is reached only
+/// when a value turns up between arming and the re-check, which takes a second thread.)
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Flag {
-    Idle,
     Armed,
     Signaled,
 }
@@ -129,7 +131,6 @@ impl Model {
     /// The consumer found nothing: arm (reading an outstanding token first).
     fn arm(&mut self) {
         match self.flag {
-            Flag::Idle => self.flag = Flag::Armed,
             Flag::Signaled => {
                 if self.token {
                     self.token = false;
@@ -197,7 +198,8 @@ fn episode(backend: Backend, cap: usize, seed: u64, stats: &mut Stats) {
         cap,
         queue: VecDeque::new(),
         dropped: 0,
-        flag: Flag::Idle,
+        // A new channel starts armed (an event loop may poll it before any `try_recv`).
+        flag: Flag::Armed,
         token: false,
         writes: 0,
     };
@@ -359,19 +361,25 @@ impl Stats {
     }
 }
 
-fn seeds() -> Vec<u64> {
-    match std::env::var("SIGRING_MODEL_SEED") {
-        Ok(s) => vec![s.parse().expect("SIGRING_MODEL_SEED must be a u64")],
-        Err(_) => (1..=EPISODES).collect(),
+/// The seeds of one capacity's episodes: `episode * 1000 + capacity`, or just the one in
+/// `SIGRING_MODEL_SEED` (the seed a failure message names) to replay it.
+fn seeds(cap: usize) -> Vec<u64> {
+    if let Ok(s) = std::env::var("SIGRING_MODEL_SEED") {
+        return vec![s.parse().expect("SIGRING_MODEL_SEED must be a u64")];
     }
+    let episodes = std::env::var("SIGRING_MODEL_EPISODES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(EPISODES);
+    (1..=episodes).map(|e| e * 1000 + cap as u64).collect()
 }
 
 fn run(backend: Backend) {
-    with_watchdog(300, || {
+    with_watchdog(120, || {
         let mut stats = Stats::default();
         for cap in 1..=17 {
-            for seed in seeds() {
-                episode(backend, cap, seed * 1000 + cap as u64, &mut stats);
+            for seed in seeds(cap) {
+                episode(backend, cap, seed, &mut stats);
             }
         }
         // The run reached every outcome it checks (unless replaying a single seed).

@@ -13,7 +13,8 @@ use loom::thread;
 use loom_tests::check;
 use sigring::{RecvTimeoutError, TryRecvError};
 
-/// Bound: none (exhaustive): two threads, one value.
+/// Bound: none (exhaustive; about 3 800 executions): two threads, one value, and the
+/// consumer never loops without the producer's value having landed.
 #[test]
 fn timeout_racing_a_push() {
     check("m6 recv_timeout vs push", None, || {
