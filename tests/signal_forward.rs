@@ -71,6 +71,21 @@ fn pending(signal: c_int) -> bool {
     }
 }
 
+/// A process-directed signal may run its handler on another thread, which bumps
+/// `Forwarding::delivered` just after its `try_send`: the value can be received a moment
+/// before the count shows it. Waits (up to 5 s) for `count()` to reach `want`, then
+/// returns what it reads, for the caller to assert.
+fn settled(want: u64, count: impl Fn() -> u64) -> u64 {
+    let until = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let now = count();
+        if now >= want || std::time::Instant::now() >= until {
+            return now;
+        }
+        thread::yield_now();
+    }
+}
+
 fn recv(rx: &Receiver<SigInfo>) -> SigInfo {
     rx.recv_timeout(Duration::from_secs(10))
         .expect("no signal forwarded within 10 s")
@@ -134,7 +149,7 @@ fn kill_is_delivered_with_sender_fields() {
     );
     assert_eq!(info.origin(), Origin::Kill);
     assert_eq!(info.name().to_string(), "SIGUSR1");
-    assert_eq!(fwd.delivered(libc::SIGUSR1), 1);
+    assert_eq!(settled(1, || fwd.delivered(libc::SIGUSR1)), 1);
     assert_eq!(fwd.dropped(libc::SIGUSR1), 0);
     assert_eq!(fwd.signals(), [libc::SIGUSR1]);
 }
@@ -193,7 +208,8 @@ fn sigqueue_values_are_delivered() {
     }
     // Real-time signals queue: one notification per sigqueue, each with its value.
     assert_eq!(got, values.iter().copied().collect::<BTreeSet<_>>());
-    assert_eq!(fwd.delivered(signal), values.len() as u64);
+    let want = values.len() as u64;
+    assert_eq!(settled(want, || fwd.delivered(signal)), want);
 }
 
 #[test]
