@@ -96,6 +96,7 @@ fn full_and_disconnected_values_come_back_once() {
 /// the receiver's teardown, or dropped with the buffer when a producer published after the
 /// receiver's drain (the last handle is then a `Sender`). Exactly once in every case.
 #[test]
+#[cfg_attr(miri, ignore = "thousands of racing teardowns: too slow for miri")]
 fn racing_teardown_in_every_order() {
     let _wd = watchdog(90, "racing_teardown_in_every_order");
     const PRODUCERS: usize = 2;
@@ -300,6 +301,10 @@ fn drop_pushing_into_the_channel_while_receiving() {
 /// A consumer thread drops received `Echo`s (pushing children) while producer threads push
 /// `Echo`s, and the receiver is dropped mid-stream.
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "160 000 racing sends: too slow for miri, trips the watchdog"
+)]
 fn drop_pushing_races_with_teardown() {
     let _wd = watchdog(60, "drop_pushing_races_with_teardown");
     for backend in BACKENDS {

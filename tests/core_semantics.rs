@@ -23,6 +23,10 @@ fn capacities() -> Vec<usize> {
 }
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "60 000 values through 3 threads: too slow, trips the watchdog"
+)]
 fn per_producer_fifo() {
     let _wd = watchdog(60, "per_producer_fifo");
     const PRODUCERS: u64 = 3;
@@ -60,6 +64,10 @@ fn per_producer_fifo() {
 }
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "capacities up to 12345 on both backends: too slow for miri"
+)]
 fn exact_capacity_over_many_laps() {
     let _wd = watchdog(60, "exact_capacity_over_many_laps");
     for backend in BACKENDS {
@@ -341,6 +349,7 @@ fn recv_timeout_and_deadline_time_out() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "miri stops the program on a failed huge allocation")]
 fn bad_capacities_are_errors_not_panics() {
     let _wd = watchdog(30, "bad_capacities_are_errors_not_panics");
     fn check<T: Send>(cap: usize, allowed: &[ErrorKind]) {

@@ -3,9 +3,10 @@
 //! "The fd is readable" is the `token` flag; "the consumer sleeps in poll" blocks on a loom
 //! `Notify`; "a producer writes the fd" sets the token and notifies. A lost wake-up
 //! therefore leaves the consumer blocked forever, which loom reports as a deadlock instead
-//! of letting the model pass. A wait with a deadline models a deadline that expires at
-//! once unless the token is already there; loom's interleavings then place the expiry
-//! before or after any concurrent push.
+//! of letting the model pass, and a second token written while one is outstanding panics.
+//! A wait with a deadline models a deadline that expires at once unless the token is
+//! already there; loom's interleavings then place the expiry before or after any
+//! concurrent push.
 //!
 //! # Why every change of the token is a read-modify-write
 //!
@@ -39,8 +40,16 @@ impl Model {
     }
 
     /// "write(2) one token": the fd becomes readable and a sleeper wakes.
+    ///
+    /// Checks the protocol's promise that at most one token is ever outstanding (only the
+    /// writer that moved the flag `ARMED -> SIGNALED` writes, and the flag is `ARMED` only
+    /// while the fd is empty): a second token would mean a pipe could fill up.
     pub(crate) fn signal(&self) {
-        self.token.swap(true, Ordering::AcqRel);
+        let outstanding = self.token.swap(true, Ordering::AcqRel);
+        assert!(
+            !outstanding,
+            "wake protocol: a token was written while another was outstanding"
+        );
         self.notify.notify();
     }
 
