@@ -225,85 +225,53 @@ impl Chan for SigringAdaptive {
     }
 }
 
-/// `std::sync::mpsc::sync_channel`.
-struct StdSync;
+/// A peer with a blocking `send` and `recv` of its own: `$tx` and `$rx` are its halves,
+/// `$new` builds them, `$recv` turns a receive into an `Option` (`None` once disconnected).
+macro_rules! blocking_peer {
+    ($(#[$doc:meta])* $name:ident, $label:literal, $tx:ty, $rx:ty, $new:expr, |$r:ident| $recv:expr) => {
+        $(#[$doc])*
+        struct $name;
 
-impl Chan for StdSync {
-    type Tx = std::sync::mpsc::SyncSender<Msg>;
-    type Rx = std::sync::mpsc::Receiver<Msg>;
-    fn new() -> (Self::Tx, Self::Rx) {
-        std::sync::mpsc::sync_channel(CAP)
-    }
-    fn clone_tx(tx: &Self::Tx) -> Self::Tx {
-        tx.clone()
-    }
-    fn send(tx: &Self::Tx, m: Msg) {
-        tx.send(m).expect("std: receiver gone");
-    }
-    fn recv(rx: &mut Self::Rx) -> Option<Msg> {
-        rx.recv().ok()
-    }
+        impl Chan for $name {
+            type Tx = $tx;
+            type Rx = $rx;
+            fn new() -> (Self::Tx, Self::Rx) {
+                $new
+            }
+            fn clone_tx(tx: &Self::Tx) -> Self::Tx {
+                tx.clone()
+            }
+            fn send(tx: &Self::Tx, m: Msg) {
+                tx.send(m).expect(concat!($label, ": receiver gone"));
+            }
+            fn recv($r: &mut Self::Rx) -> Option<Msg> {
+                $recv
+            }
+        }
+    };
 }
 
-/// `crossbeam_channel::bounded`.
-struct Crossbeam;
-
-impl Chan for Crossbeam {
-    type Tx = crossbeam_channel::Sender<Msg>;
-    type Rx = crossbeam_channel::Receiver<Msg>;
-    fn new() -> (Self::Tx, Self::Rx) {
-        crossbeam_channel::bounded(CAP)
-    }
-    fn clone_tx(tx: &Self::Tx) -> Self::Tx {
-        tx.clone()
-    }
-    fn send(tx: &Self::Tx, m: Msg) {
-        tx.send(m).expect("crossbeam: receiver gone");
-    }
-    fn recv(rx: &mut Self::Rx) -> Option<Msg> {
-        rx.recv().ok()
-    }
-}
-
-/// `flume::bounded`.
-struct Flume;
-
-impl Chan for Flume {
-    type Tx = flume::Sender<Msg>;
-    type Rx = flume::Receiver<Msg>;
-    fn new() -> (Self::Tx, Self::Rx) {
-        flume::bounded(CAP)
-    }
-    fn clone_tx(tx: &Self::Tx) -> Self::Tx {
-        tx.clone()
-    }
-    fn send(tx: &Self::Tx, m: Msg) {
-        tx.send(m).expect("flume: receiver gone");
-    }
-    fn recv(rx: &mut Self::Rx) -> Option<Msg> {
-        rx.recv().ok()
-    }
-}
-
-/// `thingbuf::mpsc::blocking::channel`.
-struct Thingbuf;
-
-impl Chan for Thingbuf {
-    type Tx = thingbuf::mpsc::blocking::Sender<Msg>;
-    type Rx = thingbuf::mpsc::blocking::Receiver<Msg>;
-    fn new() -> (Self::Tx, Self::Rx) {
-        thingbuf::mpsc::blocking::channel(CAP)
-    }
-    fn clone_tx(tx: &Self::Tx) -> Self::Tx {
-        tx.clone()
-    }
-    fn send(tx: &Self::Tx, m: Msg) {
-        tx.send(m).expect("thingbuf: receiver gone");
-    }
-    fn recv(rx: &mut Self::Rx) -> Option<Msg> {
-        rx.recv()
-    }
-}
+blocking_peer!(
+    /// `std::sync::mpsc::sync_channel`.
+    StdSync, "std", std::sync::mpsc::SyncSender<Msg>, std::sync::mpsc::Receiver<Msg>,
+    std::sync::mpsc::sync_channel(CAP), |rx| rx.recv().ok()
+);
+blocking_peer!(
+    /// `crossbeam_channel::bounded`.
+    Crossbeam, "crossbeam", crossbeam_channel::Sender<Msg>, crossbeam_channel::Receiver<Msg>,
+    crossbeam_channel::bounded(CAP), |rx| rx.recv().ok()
+);
+blocking_peer!(
+    /// `flume::bounded`.
+    Flume, "flume", flume::Sender<Msg>, flume::Receiver<Msg>,
+    flume::bounded(CAP), |rx| rx.recv().ok()
+);
+blocking_peer!(
+    /// `thingbuf::mpsc::blocking::channel`.
+    Thingbuf, "thingbuf", thingbuf::mpsc::blocking::Sender<Msg>,
+    thingbuf::mpsc::blocking::Receiver<Msg>,
+    thingbuf::mpsc::blocking::channel(CAP), |rx| rx.recv()
+);
 
 /// `crossbeam_queue::ArrayQueue` + `mio::Waker`: the obvious eventfd design. Every push is
 /// followed by a wake (one `write(2)` to mio's eventfd); the consumer pops until empty and
