@@ -1267,6 +1267,16 @@ struct Metric {
     higher_is_better: bool,
 }
 
+impl Metric {
+    const fn new(key: &'static str, label: &'static str, higher_is_better: bool) -> Self {
+        Metric {
+            key,
+            label,
+            higher_is_better,
+        }
+    }
+}
+
 struct Row {
     peer: Peer,
     /// The label shown, when it is not the peer's name.
@@ -1593,11 +1603,7 @@ fn main() {
                  producer and the count (received = sent) are checked.",
                 dur.as_millis()
             ),
-            vec![Metric {
-                key: "mmsg_s",
-                label: "Mmsg/s",
-                higher_is_better: true,
-            }],
+            vec![Metric::new("mmsg_s", "Mmsg/s", true)],
         );
         let t0 = Instant::now();
         let mut peers = channels.clone();
@@ -1632,16 +1638,8 @@ fn main() {
                 rounds / 10 + 10
             ),
             vec![
-                Metric {
-                    key: "p50_us",
-                    label: "p50 (us)",
-                    higher_is_better: false,
-                },
-                Metric {
-                    key: "p99_us",
-                    label: "p99 (us)",
-                    higher_is_better: false,
-                },
+                Metric::new("p50_us", "p50 (us)", false),
+                Metric::new("p99_us", "p99 (us)", false),
             ],
         );
         let t0 = Instant::now();
@@ -1683,21 +1681,9 @@ fn main() {
                  a bare eventfd: write(1) -> poll(2) + read(2)."
             ),
             vec![
-                Metric {
-                    key: "p50_us",
-                    label: "p50 (us)",
-                    higher_is_better: false,
-                },
-                Metric {
-                    key: "p99_us",
-                    label: "p99 (us)",
-                    higher_is_better: false,
-                },
-                Metric {
-                    key: "cpu_us_per_msg",
-                    label: "consumer CPU/msg (us)",
-                    higher_is_better: false,
-                },
+                Metric::new("p50_us", "p50 (us)", false),
+                Metric::new("p99_us", "p99 (us)", false),
+                Metric::new("cpu_us_per_msg", "consumer CPU/msg (us)", false),
             ],
         );
         let t0 = Instant::now();
@@ -1749,16 +1735,8 @@ fn main() {
                  syscalls. {reps} repetition(s)."
             ),
             vec![
-                Metric {
-                    key: "spsc",
-                    label: "spsc",
-                    higher_is_better: false,
-                },
-                Metric {
-                    key: "idle_wake",
-                    label: "idle_wake",
-                    higher_is_better: false,
-                },
+                Metric::new("spsc", "spsc", false),
+                Metric::new("idle_wake", "idle_wake", false),
             ],
         );
         let t0 = Instant::now();
@@ -1827,16 +1805,8 @@ fn main() {
                  `Instant::now` (two clock reads included), in plain code and in the handler."
             ),
             vec![
-                Metric {
-                    key: "ns",
-                    label: "ns per push",
-                    higher_is_better: false,
-                },
-                Metric {
-                    key: "timed_ns",
-                    label: "timed (ns, incl. 2 clock reads)",
-                    higher_is_better: false,
-                },
+                Metric::new("ns", "ns per push", false),
+                Metric::new("timed_ns", "timed (ns, incl. 2 clock reads)", false),
             ],
         );
         let t0 = Instant::now();
