@@ -2,27 +2,42 @@
 //! been arriving. Consumer-only state (plain `Cell`s); nothing here is shared.
 //!
 //! Sleeping costs a `ppoll` and a `read` on the consumer side, a `write` on the producer
-//! side, and the kernel's wake-up latency (a few microseconds). Spinning costs CPU for as
-//! long as it lasts. So:
+//! side, and the kernel's wake-up latency: a few microseconds on a busy machine, but tens
+//! of microseconds when the consumer's CPU has gone idle (about 50 us on the 2-vCPU VM the
+//! benchmarks run on, where an idle vCPU is halted). Spinning costs CPU for as long as it
+//! lasts. So:
 //!
 //! * **Saturated** (the previous `recv` found a value at once): the producer is mid-burst.
 //!   Use crossbeam's `Backoff` (spin, then `sched_yield`): yielding matters here, because
 //!   with more runnable threads than CPUs a spinning consumer would keep the producer off
 //!   the CPU.
 //! * **Sparse** (the previous `recv` had to wait): spin with pause instructions only (no
-//!   `sched_yield`, which on current kernels also delays the next wake-up), for at most
-//!   `2 * average wait + 1 µs`, capped at [`MAX_SPIN`]. When values arrive further apart
-//!   than the cap the budget is zero and the consumer goes straight to sleep, so an idle
-//!   stream costs only the syscalls of the wake itself.
-//! * **Spinning that keeps failing** ([`MISSES_TO_PAUSE`] spins in a row that still end in
-//!   a sleep, as when producer and consumer share one CPU) turns spinning off for the next
-//!   [`PAUSED_WAITS`] waits.
+//!   `sched_yield`, which on current kernels also delays the next wake-up), for
+//!   `2 * average wait + 1 us`, at most [`MAX_SPIN`].
+//! * **Medium** (the average wait is between [`MAX_SPIN`] and [`LONG_SPIN`]): waits this
+//!   long may be made of wake-up latency itself. Two threads that ping-pong through two
+//!   channels settle either with both spinning (each reply caught within a microsecond) or
+//!   with both asleep, each waiting out the other's wake-up: every wait is then one
+//!   wake-up latency long, too long for a [`MAX_SPIN`] spin to catch, and nothing would
+//!   ever bring them back. So spin up to `2 * average wait + 1 us`, at most
+//!   [`LONG_SPIN`]: one side outlasts the other's wake-up, catches its reply, answers at
+//!   once, and the other side, spinning too, catches that: both are back to short waits.
+//!   A spin that catches its value only after more than [`MAX_SPIN`] counts as a miss
+//!   (below), so a steady stream spaced 20-100 us apart spins on a few waits in ten, not
+//!   on all of them.
+//! * **Idle** (average wait above [`LONG_SPIN`]): no spin; the consumer sleeps at once
+//!   and an idle stream costs only the syscalls of the wake itself.
+//! * **Spinning that keeps failing** ([`MISSES_TO_PAUSE`] spins in a row that end in a
+//!   sleep or run past [`MAX_SPIN`], as when producer and consumer share one CPU) turns
+//!   spinning off for the next [`PAUSED_WAITS`] waits.
 
 use std::cell::Cell;
 use std::time::Duration;
 
-/// The longest sparse-regime spin. About twice what a sleep and wake-up cost here.
+/// The longest sparse-regime spin: about what a sleep and a wake-up cost on a busy machine.
 pub(crate) const MAX_SPIN: Duration = Duration::from_micros(20);
+/// The longest medium-regime spin: about twice a wake-up of an idle (halted) vCPU.
+pub(crate) const LONG_SPIN: Duration = Duration::from_micros(100);
 /// Spins in a row that end in a sleep before spinning is paused.
 const MISSES_TO_PAUSE: u8 = 8;
 /// Waits for which spinning stays off after that.
@@ -66,29 +81,34 @@ impl SpinPolicy {
         self.hot.replace(false)
     }
 
-    /// How long to spin before sleeping, in the sparse regime.
+    /// How long to spin before sleeping, in the sparse, medium and idle regimes.
     pub(crate) fn budget(&self) -> Duration {
         if self.paused.get() > 0 {
             self.paused.set(self.paused.get() - 1);
             return Duration::ZERO;
         }
         let avg = self.avg_wait_ns.get();
-        if avg > MAX_SPIN.as_nanos() as u64 {
+        let cap = if avg <= MAX_SPIN.as_nanos() as u64 {
+            MAX_SPIN
+        } else if avg <= LONG_SPIN.as_nanos() as u64 {
+            LONG_SPIN
+        } else {
             return Duration::ZERO;
-        }
-        Duration::from_nanos(2 * avg + 1_000).min(MAX_SPIN)
+        };
+        Duration::from_nanos(2 * avg + 1_000).min(cap)
     }
 
-    /// A sparse-regime wait ended after `waited`; `spun` says whether it spun and
+    /// A non-saturated wait ended after `waited`; `spun` says whether it spun and
     /// `caught` whether the spin found the value (no sleep).
     pub(crate) fn record(&self, waited: Duration, spun: bool, caught: bool) {
         let sample = u64::try_from(waited.as_nanos()).unwrap_or(u64::MAX);
         let avg = self.avg_wait_ns.get();
         self.avg_wait_ns
             .set(avg - avg / 8 + (sample / 8).min(u64::MAX / 16));
-        if caught {
+        if caught && waited <= MAX_SPIN {
             self.misses.set(0);
         } else if spun {
+            // Slept anyway, or caught only after a long spin: a miss.
             let misses = self.misses.get() + 1;
             if misses >= MISSES_TO_PAUSE {
                 self.misses.set(0);
@@ -129,6 +149,33 @@ mod tests {
             assert_eq!(p.budget(), Duration::ZERO);
         }
         assert!(p.budget() > Duration::ZERO);
+    }
+
+    #[test]
+    fn waits_of_one_wake_up_latency_get_a_spin_that_outlasts_it() {
+        // Both sides of a ping-pong asleep: every wait is one idle-vCPU wake-up (~50 us).
+        let p = SpinPolicy::new();
+        for _ in 0..64 {
+            p.record(Duration::from_micros(50), false, false);
+        }
+        let b = p.budget();
+        assert!(b > Duration::from_micros(50) && b <= LONG_SPIN, "{b:?}");
+    }
+
+    #[test]
+    fn late_catches_count_as_misses() {
+        // A steady stream 60 us apart: each long spin catches, late. Spinning pauses.
+        let p = SpinPolicy::new();
+        for _ in 0..64 {
+            p.record(Duration::from_micros(60), false, false);
+        }
+        for _ in 0..MISSES_TO_PAUSE {
+            assert!(p.budget() > Duration::ZERO);
+            p.record(Duration::from_micros(60), true, true);
+        }
+        for _ in 0..PAUSED_WAITS {
+            assert_eq!(p.budget(), Duration::ZERO);
+        }
     }
 
     #[test]

@@ -32,6 +32,36 @@
 //! Budget: the whole run (12 models, about 1.9 million executions) takes about 3 minutes
 //! on the 2-core CI machine, about one of them compiling; the issue allows 20.
 //!
+//! # The models have teeth
+//!
+//! `bash loom-tests/mutants/run` breaks one protocol step at a time in a scratch copy of
+//! the tree (`loom-tests/mutants/mutations.py` lists the edits) and runs every model and
+//! `tests/model_based.rs` against it. Every mutation is caught by at least one model;
+//! the unmodified tree (M0) passes all of them. Last run (2026-11-22):
+//!
+//! | mutation | failing models (how) |
+//! |---|---|
+//! | M1 pop's stamp load `Relaxed` instead of `Acquire` | m1, m2 ×2, m3 no-lost-wakeup, m4, m5 ×2, m6, m7 lap (loom: causality violation on the slot) |
+//! | M2 publishing stamp store `Relaxed` | eleven of twelve (all but m7 capacity-1) (causality violation; a later push wrongly `Full`) |
+//! | M3a `sync_tail` RMW replaced by a `Relaxed` load | m1, m2 ×2, m3 no-lost-wakeup, m4, m5 last-sender, m7 lap (deadlock: lost wake-up) |
+//! | M3b the same with an `Acquire` load | the same seven (deadlock: lost wake-up) |
+//! | M3c the re-check after arming removed | the same seven (deadlock: lost wake-up) |
+//! | M4a no `SIGNALED -> ARMED` after reading the token | the same seven (deadlock), and model_based (`wake_writes`) |
+//! | M4b no `IDLE -> ARMED` | the same seven (deadlock) |
+//! | M4c `arm` not called before sleeping | eight models (deadlock, branch limit, "the token was not read on re-arming"), model_based |
+//! | M5a every producer writes, no flag check | eleven of twelve (all but m7 capacity-1) ("a token was written while another was outstanding"), model_based |
+//! | M5b `ARMED -> SIGNALED` by load + store, not CAS | ten models (second token while one is outstanding) |
+//! | M6 push ignores the closed mark bit | m5 receiver-drop ("Full after the receiver left"), model_based |
+//! | M7 `try_recv` treats busy as `Empty` without `signal_self` | m4 (deadlock: the event loop polls forever) |
+//! | M8 a full push spins instead of returning `Full` | m2 ×2, m5 receiver-drop, m7 capacity-1 (loom's branch limit: a push that waits), model_based (hangs) |
+//! | M9 push's stamp load `Relaxed` (slot reuse) | m1, m2 ×2, m3 ×2, m4, m5 receiver-drop, m7 lap (causality violation, spurious `Full`) |
+//! | M10 the store freeing a slot `Relaxed` | m1, m2 ×2, m4, m5 receiver-drop, m7 lap (causality violation, spurious `Full`) |
+//! | M11 the claiming CAS `Relaxed` | m2 ×2, m3 no-lost-wakeup, m4, m7 lap (deadlock: lost wake-up) |
+//! | M12 `recv_timeout` drops a value landing at expiry | m6 (the value is lost) |
+//! | M13 `Ring::drop` leaks what is queued | m5 receiver-drop (a value dropped 0 times) |
+//! | M14 the last sender closes without notifying | m1, m2 ×2, m5 last-sender (deadlock), model_based |
+//! | M15 `disarm` by plain store instead of CAS | eight models (second token while one is outstanding) |
+//!
 //! # Bookkeeping outside the model
 //!
 //! Counters that only record what happened (drop counts, execution counts) are plain
