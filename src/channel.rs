@@ -13,7 +13,7 @@ use crossbeam_utils::CachePadded;
 use crate::error::{RecvError, RecvTimeoutError, TryRecvError, TrySendError};
 use crate::ring::{PushError, Ring};
 #[cfg(not(sigring_loom))]
-use crate::spin::SpinPolicy;
+use crate::spin::{SpinPolicy, BATCH_PAUSES};
 use crate::sync::{Arc, AtomicU64, AtomicUsize, Ordering};
 use crate::waker::{Backend, Wake};
 
@@ -449,8 +449,12 @@ impl<T: Send> Receiver<T> {
             return Err(None);
         }
         if self.spin.was_saturated() {
-            // Values were flowing a moment ago: spin, then yield, as crossbeam does.
+            // Values were flowing a moment ago: let a batch build up without touching the
+            // ring, then spin and yield as crossbeam does (see the `spin` module).
             let backoff = crossbeam_utils::Backoff::new();
+            for _ in 0..BATCH_PAUSES {
+                std::hint::spin_loop();
+            }
             while !backoff.is_completed() {
                 backoff.snooze();
                 if let Some(value) = self.pop() {
