@@ -233,6 +233,84 @@ fn run_storm(source: Source, target: libc::pthread_t, tid: libc::pid_t) -> (Dura
     }
 }
 
+/// What a storm run measured, once [`storm_and_check`] has checked it.
+struct Outcome {
+    elapsed: Duration,
+    sent: u64,
+    attempted: u64,
+    rejected: u64,
+    runs: u64,
+    inside: u64,
+    rx: Receiver<u64>,
+}
+
+impl Outcome {
+    /// One line for the test's output: what was sent, handled, and refused.
+    fn summary(&self, region: &str) -> String {
+        format!(
+            "{} signals sent, {} handled ({:.0}/s), {} inside {region}; thread {} attempted / \
+             {} full; handler {} full",
+            self.sent,
+            self.runs,
+            self.runs as f64 / self.elapsed.as_secs_f64(),
+            self.inside,
+            self.attempted,
+            self.rejected,
+            H_REJECTED.load(Ordering::SeqCst)
+        )
+    }
+}
+
+/// Runs the storm at `target`, stops the thread `pusher` (which returns how many values it
+/// attempted and how many were refused), disconnects, and checks the accounting: every
+/// value the thread attempted was received or refused, the handler's values are all there
+/// (see `check_handler`), `dropped()` counts every refusal, and a signal landed inside
+/// `region` (the code the storm is aimed at) unless a kill storm landed too few times.
+#[allow(clippy::too_many_arguments)]
+fn storm_and_check(
+    what: &str,
+    region: &str,
+    source: Source,
+    (target, tid): (libc::pthread_t, libc::pid_t),
+    stop: std::sync::Arc<AtomicBool>,
+    pusher: thread::JoinHandle<(u64, u64)>,
+    tx: Sender<u64>,
+    consumer: thread::JoinHandle<(Seen, Receiver<u64>)>,
+) -> Outcome {
+    let (elapsed, sent) = run_storm(source, target, tid);
+    stop.store(true, Ordering::Relaxed);
+    let (attempted, rejected) = pusher.join().unwrap();
+    drop(retract());
+    drop(tx);
+    let (seen, rx) = consumer.join().unwrap();
+
+    assert_eq!(
+        seen.count[SRC_THREAD as usize] + rejected,
+        attempted,
+        "{what}: thread: received + rejected != attempted"
+    );
+    let runs = check_handler(&seen, source, what);
+    assert_eq!(
+        rx.dropped(),
+        rejected + H_REJECTED.load(Ordering::SeqCst),
+        "{what}: dropped() != the rejections the pushers saw"
+    );
+    let inside = H_IN_REGION.load(Ordering::SeqCst);
+    // (A kill storm that landed only a few times may have missed the region.)
+    if matches!(source, Source::Timer(_)) || runs >= 50 {
+        assert!(inside > 0, "{what}: no signal landed inside {region}");
+    }
+    Outcome {
+        elapsed,
+        sent,
+        attempted,
+        rejected,
+        runs,
+        inside,
+        rx,
+    }
+}
+
 /// (a) Signals at a thread in a tight `try_send` loop; the handler `try_send`s into the
 /// same channel, so it interrupts `try_send` at every point, including between a claim
 /// and its publish.
@@ -285,35 +363,17 @@ fn signals_at_a_thread_in_a_tight_try_send_loop() {
                 })
             };
             let (target, tid) = id_rx.recv().unwrap();
-            let (elapsed, sent) = run_storm(source, target, tid);
-            stop.store(true, Ordering::Relaxed);
-            let (attempted, rejected) = pusher.join().unwrap();
-            drop(retract());
-            drop(tx);
-            let (seen, rx) = consumer.join().unwrap();
-
-            assert_eq!(
-                seen.count[SRC_THREAD as usize] + rejected,
-                attempted,
-                "{what}: thread loop: received + rejected != attempted"
+            let o = storm_and_check(
+                &what,
+                "try_send",
+                source,
+                (target, tid),
+                stop,
+                pusher,
+                tx,
+                consumer,
             );
-            let runs = check_handler(&seen, source, &what);
-            assert_eq!(
-                rx.dropped(),
-                rejected + H_REJECTED.load(Ordering::SeqCst),
-                "{what}: dropped() != the rejections the pushers saw"
-            );
-            let inside = H_IN_REGION.load(Ordering::SeqCst);
-            // (A kill storm that landed only a few times may have missed the region.)
-            if matches!(source, Source::Timer(_)) || runs >= 50 {
-                assert!(inside > 0, "{what}: no signal landed inside try_send");
-            }
-            println!(
-                "{what}: {sent} signals sent, {runs} handled ({:.0}/s), {inside} inside \
-                 try_send; loop {attempted} attempted / {rejected} full; handler {} full",
-                runs as f64 / elapsed.as_secs_f64(),
-                H_REJECTED.load(Ordering::SeqCst)
-            );
+            println!("{what}: {}", o.summary("try_send"));
         }
     }
 }
@@ -375,39 +435,23 @@ fn signals_at_the_consumer_blocked_in_recv() {
                 })
             };
 
-            let (elapsed, sent) = run_storm(source, target, tid);
-            stop.store(true, Ordering::Relaxed);
-            let (attempted, rejected) = producer.join().unwrap();
-            drop(retract());
-            drop(tx);
-            let (seen, rx) = consumer.join().unwrap();
-
-            assert_eq!(
-                seen.count[SRC_THREAD as usize] + rejected,
-                attempted,
-                "{what}: producer: received + rejected != attempted"
+            let o = storm_and_check(
+                &what,
+                "recv",
+                source,
+                (target, tid),
+                stop,
+                producer,
+                tx,
+                consumer,
             );
-            let runs = check_handler(&seen, source, &what);
-            assert_eq!(rx.dropped(), rejected + H_REJECTED.load(Ordering::SeqCst));
-            let inside = H_IN_REGION.load(Ordering::SeqCst);
-            // (A kill storm that landed only a few times may have missed the region.)
-            if matches!(source, Source::Timer(_)) || runs >= 50 {
-                assert!(inside > 0, "{what}: no signal landed inside recv");
-            }
             // With the timer the consumer sleeps between signals, and each signal's push
             // wakes it through the fd. (Under a heavily loaded machine the kill storm's
             // consumer may find every value while still in its spin phase.)
             if let Source::Timer(_) = source {
-                assert!(rx.wakeups() > 0, "{what}: the consumer never slept");
+                assert!(o.rx.wakeups() > 0, "{what}: the consumer never slept");
             }
-            println!(
-                "{what}: {sent} sent, {runs} handled ({:.0}/s), {inside} inside recv; \
-                 {} wake-ups; producer {attempted} attempted / {rejected} full; \
-                 handler {} full",
-                runs as f64 / elapsed.as_secs_f64(),
-                rx.wakeups(),
-                H_REJECTED.load(Ordering::SeqCst)
-            );
+            println!("{what}: {}; {} wake-ups", o.summary("recv"), o.rx.wakeups());
         }
     }
 }
