@@ -180,16 +180,27 @@ fn poll_one(pfd: &mut libc::pollfd, timeout: Option<std::time::Duration>) -> c_i
     target_os = "dragonfly"
 )))]
 fn poll_one(pfd: &mut libc::pollfd, timeout: Option<std::time::Duration>) -> c_int {
-    // Round up, so an unexpired deadline never turns into a zero (non-blocking) poll.
-    let ms = match timeout {
-        None => -1,
-        Some(d) => {
-            let ms = d.as_nanos().div_ceil(1_000_000);
-            ms.min(c_int::MAX as u128) as c_int
-        }
-    };
     // SAFETY: `pfd` points to one valid pollfd.
-    unsafe { libc::poll(pfd, 1, ms) }
+    unsafe { libc::poll(pfd, 1, timeout_ms(timeout)) }
+}
+
+/// A wait for `poll`/`epoll_wait` in milliseconds, `-1` for none. Rounded up, so an
+/// unexpired deadline never turns into a zero (non-blocking) poll.
+#[cfg(any(
+    miri,
+    not(any(
+        target_os = "linux",
+        target_os = "android",
+        target_os = "freebsd",
+        target_os = "netbsd",
+        target_os = "openbsd",
+        target_os = "dragonfly"
+    ))
+))]
+fn timeout_ms(timeout: Option<std::time::Duration>) -> c_int {
+    timeout.map_or(-1, |d| {
+        d.as_nanos().div_ceil(1_000_000).min(c_int::MAX as u128) as c_int
+    })
 }
 
 /// Under miri only: miri runs neither `poll` nor `ppoll`, but it does run edge-triggered
@@ -199,10 +210,7 @@ fn poll_one(pfd: &mut libc::pollfd, timeout: Option<std::time::Duration>) -> c_i
 /// outside miri.
 #[cfg(all(miri, any(target_os = "linux", target_os = "android")))]
 fn poll_one(pfd: &mut libc::pollfd, timeout: Option<std::time::Duration>) -> c_int {
-    let ms = match timeout {
-        None => -1,
-        Some(d) => d.as_nanos().div_ceil(1_000_000).min(c_int::MAX as u128) as c_int,
-    };
+    let ms = timeout_ms(timeout);
     // SAFETY: plain syscall with a valid flag; the result is checked by `owned_fd`.
     let Ok(ep) = owned_fd(unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) }) else {
         return -1;
