@@ -193,7 +193,7 @@ pub fn run(opts: Options, mut out: impl Write) -> io::Result<Summary> {
         summary.ticks,
         summary.signals,
         summary.lines_echoed,
-        rx.dropped()
+        rx.full_rejections()
     )?;
     out.flush()?;
     Ok(summary)

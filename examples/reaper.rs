@@ -310,7 +310,7 @@ fn supervise(options: &Options) -> io::Result<bool> {
         options.jobs,
         sup.reaped,
         sup.matched,
-        forwarding.dropped(libc::SIGCHLD),
+        forwarding.lost(libc::SIGCHLD),
         rx.wakeups()
     )?;
 

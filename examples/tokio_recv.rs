@@ -87,7 +87,7 @@ async fn main() -> io::Result<()> {
     println!(
         "{work} work items, {signals} signals, {ticks} timer ticks; {} token writes, {} drops",
         rx.get_ref().wake_writes(),
-        rx.get_ref().dropped()
+        rx.get_ref().full_rejections()
     );
     Ok(())
 }

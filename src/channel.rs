@@ -1,30 +1,265 @@
-//! [`Sender`] and [`Receiver`]: the ring and the wake protocol put together.
+//! [`Sender`] and [`Receiver`]: the ring, the wake protocol and the waits put together.
+//!
+//! A channel's state ([`Chan`]: the ring's positions, the wake flag and fd, the counters and
+//! the senders' wait) and its slots live either in one heap allocation shared by the
+//! handles ([`channel`], [`Builder`]) or in a `static` ([`StaticChannel`](crate::StaticChannel)).
+//! Every operation is written once, as a method of [`Chan`] that is handed the slots; a
+//! handle only knows where the two are ([`Handle`]).
 
 use std::cell::Cell;
 use std::fmt;
 use std::io;
 use std::marker::PhantomData;
-#[cfg(not(sigring_loom))]
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::ptr::NonNull;
 use std::time::{Duration, Instant};
 
 use crossbeam_utils::CachePadded;
 
-use crate::error::{RecvError, RecvTimeoutError, TryRecvError, TrySendError};
-use crate::ring::{PushError, Ring};
-#[cfg(not(sigring_loom))]
-use crate::spin::{SpinPolicy, BATCH_PAUSES};
-use crate::sync::{Arc, AtomicU64, AtomicUsize, Ordering};
+use crate::error::{
+    RecvError, RecvTimeoutError, SendError, SendTimeoutError, TryRecvError, TrySendError,
+};
+use crate::ring::{alloc_slots, PushError, Ring, Slot};
+use crate::sync::{const_fn, Arc, AtomicU64, AtomicUsize, Barrier, Ordering};
+use crate::wait::{RecvWait, SendWait};
 use crate::waker::{Backend, Wake};
 
-/// What both halves share; freed (and the fds closed) when the last handle goes.
-struct Shared<T> {
-    ring: Ring<T>,
-    wake: Wake,
-    /// Live `Sender` handles. The one that takes it to zero closes the ring.
+/// The state one channel's handles share, wherever it lives.
+pub(crate) struct Chan {
+    pub(crate) ring: Ring,
+    pub(crate) wake: Wake,
+    /// Live `Sender` handles (plus one for a static channel itself, which can always
+    /// send). The one that takes it to zero closes the ring.
     senders: AtomicUsize,
     /// `try_send` calls rejected with `Full`. Bumped by producers only on that path.
-    dropped: CachePadded<AtomicU64>,
+    full_rejections: CachePadded<AtomicU64>,
+    /// Senders blocked in `send` until a slot frees.
+    pub(crate) send_wait: SendWait,
+}
+
+impl Chan {
+    const_fn! {
+        /// A channel of `cap` slots with `senders` sender handles, no fd yet.
+        pub(crate) fn new(cap: usize, senders: usize) -> Self {
+            Chan {
+                ring: Ring::new(cap),
+                wake: Wake::new(),
+                senders: AtomicUsize::new(senders),
+                full_rejections: CachePadded::new(AtomicU64::new(0)),
+                send_wait: SendWait::new(),
+            }
+        }
+    }
+
+    /// Creates the fd and arms the wake-up for the receiver being created; if values are
+    /// queued already (sent to a static channel before its receiver existed), makes the fd
+    /// readable at once.
+    pub(crate) fn open_receiver(&self, backend: Backend) -> io::Result<()> {
+        Barrier::init();
+        self.wake.open(backend)?;
+        let tail = self.ring.rmw_tail();
+        if tail.claimed || tail.closed {
+            self.wake.post_self();
+        }
+        Ok(())
+    }
+
+    /// [`Sender::try_send`] for any channel. Async-signal-safe (see there).
+    #[inline]
+    pub(crate) fn try_send<T>(&self, slots: &[Slot<T>], value: T) -> Result<(), TrySendError<T>> {
+        match self.ring.push(slots, value) {
+            Ok(()) => {
+                self.wake.notify();
+                Ok(())
+            }
+            Err(PushError::Full(value)) => {
+                self.full_rejections.fetch_add(1, Ordering::Relaxed);
+                Err(TrySendError::Full(value))
+            }
+            Err(PushError::Closed(value)) => Err(TrySendError::Disconnected(value)),
+        }
+    }
+
+    /// [`Sender::send_deadline`] for any channel: waits while full. Not async-signal-safe.
+    pub(crate) fn send_until<T>(
+        &self,
+        slots: &[Slot<T>],
+        value: T,
+        deadline: Option<Instant>,
+    ) -> Result<(), SendTimeoutError<T>> {
+        self.send_wait.send_until(deadline, value, |value| {
+            match self.ring.push(slots, value) {
+                Ok(()) => {
+                    self.wake.notify();
+                    Ok(())
+                }
+                Err(e) => Err(e),
+            }
+        })
+    }
+
+    /// A new sender handle. Async-signal-safe.
+    pub(crate) fn add_sender(&self) {
+        self.senders.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A sender handle goes away; the last one closes the ring and wakes the consumer.
+    /// Async-signal-safe.
+    pub(crate) fn remove_sender(&self) {
+        // AcqRel: the last sender's decrement acquires every earlier sender's, so all their
+        // publishes happen-before the close below, and the consumer, seeing the close,
+        // sees them all.
+        if self.senders.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.ring.close();
+            self.wake.notify();
+        }
+    }
+
+    /// The receiver goes away: from now on `try_send` returns `Disconnected`, blocked
+    /// senders wake with their value, and what is queued now is dropped.
+    ///
+    /// # Safety
+    ///
+    /// Called by the one consumer, once, with this channel's slots.
+    pub(crate) unsafe fn close_receiver<T>(&self, slots: &[Slot<T>]) {
+        self.ring.close();
+        self.send_wait.wake_all();
+        // A value's destructor may itself `try_send` into this channel: it gets
+        // `Disconnected`, and nothing here holds a lock it could need. Anything published
+        // after this loop is dropped with the slots.
+        // SAFETY: forwarded from the caller: the one consumer.
+        unsafe { self.ring.drain(slots) };
+    }
+
+    /// How many `try_send` calls were rejected with `Full`.
+    pub(crate) fn full_rejections(&self) -> u64 {
+        self.full_rejections.load(Ordering::Relaxed)
+    }
+}
+
+/// The consumer's view of a channel. Only a [`Receiver`] makes one, which is what makes its
+/// `pop` safe: one consumer, never reentered (see [`Receiver`]).
+pub(crate) struct Consumer<'a, T> {
+    pub(crate) chan: &'a Chan,
+    slots: &'a [Slot<T>],
+}
+
+/// What the consumer learned after arming the wake-up.
+pub(crate) enum Ready<T> {
+    Value(T),
+    /// Nothing claimed: safe to sleep on the fd.
+    Empty,
+    /// A producer claimed a slot and has not published it yet.
+    Busy,
+    Disconnected,
+}
+
+impl<T> Consumer<'_, T> {
+    /// Takes the next value if one is published, and wakes blocked senders if there are
+    /// any: one compiler barrier and one relaxed load when there are none.
+    #[inline]
+    pub(crate) fn pop(&self) -> Option<T> {
+        // SAFETY: a `Consumer` exists only inside a `Receiver` method; the receiver is the
+        // channel's only consumer: it is neither `Clone` nor `Sync`, and its methods are
+        // documented as not callable from signal handlers, so no two pops overlap.
+        let value = unsafe { self.chan.ring.pop(self.slots) }?;
+        self.chan.send_wait.slot_freed();
+        Some(value)
+    }
+
+    /// Whether the next `pop` would return a value.
+    pub(crate) fn head_ready(&self) -> bool {
+        self.chan.ring.head_ready(self.slots)
+    }
+
+    /// After a pop found nothing: arm the wake-up, then look again with authority (see the
+    /// `waker` module for why this loses no wake-up).
+    pub(crate) fn prepare_wait(&self) -> Ready<T> {
+        self.chan.wake.arm();
+        let tail = self.chan.ring.rmw_tail();
+        if let Some(value) = self.pop() {
+            self.chan.wake.disarm();
+            return Ready::Value(value);
+        }
+        if tail.claimed {
+            Ready::Busy
+        } else if tail.closed {
+            Ready::Disconnected
+        } else {
+            Ready::Empty
+        }
+    }
+}
+
+/// A boxed channel: its state and slots in one allocation shared by the handles.
+struct Boxed<T> {
+    chan: Chan,
+    slots: Box<[Slot<T>]>,
+}
+
+impl<T> Drop for Boxed<T> {
+    fn drop(&mut self) {
+        // The last handle is gone: drop what was never taken, exactly once.
+        // SAFETY: `&mut self`: no producer or consumer is left, so every claimed slot was
+        // published.
+        unsafe { self.chan.ring.drain(&self.slots) };
+    }
+}
+
+/// Where a handle's channel lives: pointers to its state and slots, valid for as long as
+/// the handle exists, because the handle either holds a reference count of the boxed
+/// channel they point into, or they point into a `static`.
+pub(crate) struct Handle<T> {
+    chan: NonNull<Chan>,
+    slots: NonNull<[Slot<T>]>,
+    /// Keeps a boxed channel alive; `None` for a static one.
+    boxed: Option<Arc<Boxed<T>>>,
+}
+
+// SAFETY: a handle is a shared reference to a `Chan` (`Sync`: atomics and a lock) and to
+// slots that hand `T` values between threads under the ring protocol; with `T: Send` it
+// may move to and be used from any thread, like `Arc<Chan>` and `&[Slot<T>]` would.
+unsafe impl<T: Send> Send for Handle<T> {}
+// SAFETY: as above.
+unsafe impl<T: Send> Sync for Handle<T> {}
+
+impl<T> Handle<T> {
+    fn boxed(boxed: Arc<Boxed<T>>) -> Self {
+        Handle {
+            chan: NonNull::from(&boxed.chan),
+            slots: NonNull::from(&*boxed.slots),
+            boxed: Some(boxed),
+        }
+    }
+
+    /// A handle to a channel in a `static`.
+    pub(crate) fn of_static(chan: &'static Chan, slots: &'static [Slot<T>]) -> Self {
+        Handle {
+            chan: NonNull::from(chan),
+            slots: NonNull::from(slots),
+            boxed: None,
+        }
+    }
+
+    #[inline(always)]
+    pub(crate) fn chan(&self) -> &Chan {
+        // SAFETY: valid for as long as the handle exists (see the type's docs); only
+        // shared references are ever made to it.
+        unsafe { self.chan.as_ref() }
+    }
+
+    #[inline(always)]
+    pub(crate) fn slots(&self) -> &[Slot<T>] {
+        // SAFETY: as for `chan`.
+        unsafe { self.slots.as_ref() }
+    }
+
+    fn duplicate(&self) -> Self {
+        Handle {
+            chan: self.chan,
+            slots: self.slots,
+            boxed: self.boxed.clone(),
+        }
+    }
 }
 
 /// Creates a bounded channel that holds exactly `capacity` values, with the default
@@ -46,7 +281,7 @@ struct Shared<T> {
 /// tx.try_send(2).unwrap();
 /// assert!(tx.try_send(3).unwrap_err().is_full());
 /// assert_eq!(rx.recv(), Ok(1));
-/// assert_eq!(rx.dropped(), 1);
+/// assert_eq!(rx.full_rejections(), 1);
 ///
 /// assert_eq!(sigring::channel::<u32>(0).unwrap_err().kind(), std::io::ErrorKind::InvalidInput);
 /// # Ok::<(), std::io::Error>(())
@@ -91,26 +326,14 @@ impl Builder {
 
     /// Creates the channel. Errors as for [`channel`].
     pub fn build<T: Send>(self) -> io::Result<(Sender<T>, Receiver<T>)> {
-        let ring = Ring::with_capacity(self.capacity)?;
-        let wake = Wake::new(self.backend)?;
-        let shared = Arc::new(Shared {
-            ring,
-            wake,
-            senders: AtomicUsize::new(1),
-            dropped: CachePadded::new(AtomicU64::new(0)),
+        let slots = alloc_slots(self.capacity)?;
+        let boxed = Arc::new(Boxed {
+            chan: Chan::new(self.capacity, 1),
+            slots,
         });
-        Ok((
-            Sender {
-                shared: shared.clone(),
-            },
-            Receiver {
-                shared,
-                wakeups: Cell::new(0),
-                #[cfg(not(sigring_loom))]
-                spin: SpinPolicy::new(),
-                _not_sync: PhantomData,
-            },
-        ))
+        let handle = Handle::boxed(boxed);
+        let rx = Receiver::open(handle.duplicate(), self.backend)?;
+        Ok((Sender { handle }, rx))
     }
 }
 
@@ -121,10 +344,20 @@ impl Builder {
 /// [`try_send`](Sender::try_send), [`capacity`](Sender::capacity),
 /// [`len`](Sender::len), [`is_empty`](Sender::is_empty), [`is_full`](Sender::is_full) and
 /// [`clone`](Clone::clone) are async-signal-safe and reentrant. Dropping a `Sender` is too,
-/// unless it is the last handle of the channel (the receiver already gone), because that
-/// frees the buffer.
+/// unless it is the last handle of a boxed channel (the receiver already gone), because
+/// that frees the buffer; a sender of a [`StaticChannel`](crate::StaticChannel) frees
+/// nothing. [`send`](Sender::send) and its timed forms may sleep and take a lock: they are
+/// for ordinary threads only.
 pub struct Sender<T> {
-    shared: Arc<Shared<T>>,
+    handle: Handle<T>,
+}
+
+impl<T> Sender<T> {
+    /// A sender of a static channel (see [`StaticChannel::sender`](crate::StaticChannel::sender)).
+    pub(crate) fn of_static(handle: Handle<T>) -> Self {
+        handle.chan().add_sender();
+        Sender { handle }
+    }
 }
 
 impl<T: Send> Sender<T> {
@@ -133,17 +366,20 @@ impl<T: Send> Sender<T> {
     /// # Async-signal safety and reentrancy
     ///
     /// `try_send` may be called from a signal handler that interrupted *any* sigring call
-    /// on the same thread (another `try_send`, a `recv`, a drop), from a `Drop` impl, from
-    /// inside a `#[global_allocator]`, and from many threads at once:
+    /// on the same thread (another `try_send`, a `recv`, a `send`, a drop), from a `Drop`
+    /// impl, from inside a `#[global_allocator]`, and from many threads at once:
     ///
-    /// * no lock, no allocation, no thread-local, no panic path, no `io::Error`;
+    /// * no lock, no allocation, no panic path, no `io::Error`; the only thread-local it
+    ///   touches is `errno`, saved and restored around the write;
     /// * it never waits for another thread or for the context it interrupted: a slot not
     ///   yet released (the consumer mid-pop, a producer mid-push) means `Full`, not a spin.
-    ///   It retries only after a failed compare-and-swap, which means another producer
-    ///   made progress;
-    /// * it makes at most one `write(2)`, and only when the consumer may be asleep; a busy
-    ///   consumer costs it no syscall. `EAGAIN` is ignored, and `errno` is saved and
-    ///   restored around the write.
+    ///   It retries only after another producer made progress (a failed compare-and-swap,
+    ///   or a slot that did not match because `tail` had moved on);
+    /// * it makes at most one successful `write(2)` (`EINTR` is retried, `EAGAIN`
+    ///   ignored), and only when the consumer may be asleep; a busy consumer costs it no
+    ///   syscall;
+    /// * it never touches the machinery of blocked senders ([`send`](Sender::send)): while
+    ///   threads wait in `send` on a full channel, `try_send` returns `Full` at once.
     ///
     /// Dropping the value inside a returned error is up to the caller, as is what that
     /// drop does.
@@ -151,7 +387,7 @@ impl<T: Send> Sender<T> {
     /// # Errors
     ///
     /// * [`TrySendError::Full`] when there is no free slot now; counted in
-    ///   [`Receiver::dropped`].
+    ///   [`Receiver::full_rejections`].
     /// * [`TrySendError::Disconnected`] when the receiver is gone.
     ///
     /// # Examples
@@ -168,33 +404,89 @@ impl<T: Send> Sender<T> {
     /// ```
     #[inline]
     pub fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
-        let shared = &*self.shared;
-        match shared.ring.push(value) {
-            Ok(()) => {
-                shared.wake.notify();
-                Ok(())
-            }
-            Err(PushError::Full(value)) => {
-                shared.dropped.fetch_add(1, Ordering::Relaxed);
-                Err(TrySendError::Full(value))
-            }
-            Err(PushError::Closed(value)) => Err(TrySendError::Disconnected(value)),
-        }
+        self.handle.chan().try_send(self.handle.slots(), value)
+    }
+
+    /// Sends `value`, waiting while the channel is full.
+    ///
+    /// For ordinary threads: **not** async-signal-safe. A full channel makes it spin
+    /// briefly, then sleep (no CPU use) until the receiver frees a slot or goes away.
+    ///
+    /// # Errors
+    ///
+    /// [`SendError`] with the value when the receiver is gone (also while waiting).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (tx, rx) = sigring::channel(1)?;
+    /// let producer = std::thread::spawn(move || {
+    ///     for i in 0..10 {
+    ///         tx.send(i).unwrap(); // waits whenever the one slot is taken
+    ///     }
+    /// });
+    /// assert_eq!(rx.iter().sum::<i32>(), 45);
+    /// producer.join().unwrap();
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn send(&self, value: T) -> Result<(), SendError<T>> {
+        self.handle
+            .chan()
+            .send_until(self.handle.slots(), value, None)
+            .map_err(|e| SendError(e.into_inner()))
+    }
+
+    /// Like [`send`](Sender::send), giving up after `timeout`.
+    ///
+    /// # Errors
+    ///
+    /// [`SendTimeoutError::Timeout`] or [`SendTimeoutError::Disconnected`], with the value.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let (tx, _rx) = sigring::channel(1)?;
+    /// tx.send(1).unwrap();
+    /// let e = tx.send_timeout(2, Duration::from_millis(10)).unwrap_err();
+    /// assert!(e.is_timeout());
+    /// assert_eq!(e.into_inner(), 2);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn send_timeout(&self, value: T, timeout: Duration) -> Result<(), SendTimeoutError<T>> {
+        // A timeout too large for the clock is no timeout at all.
+        let deadline = Instant::now().checked_add(timeout);
+        self.handle
+            .chan()
+            .send_until(self.handle.slots(), value, deadline)
+    }
+
+    /// Like [`send`](Sender::send), giving up at `deadline` (monotonic: signals that
+    /// interrupt the wait neither end it early nor extend it).
+    ///
+    /// # Errors
+    ///
+    /// [`SendTimeoutError::Timeout`] or [`SendTimeoutError::Disconnected`], with the value.
+    pub fn send_deadline(&self, value: T, deadline: Instant) -> Result<(), SendTimeoutError<T>> {
+        self.handle
+            .chan()
+            .send_until(self.handle.slots(), value, Some(deadline))
     }
 
     /// The capacity the channel was created with. Async-signal-safe.
     pub fn capacity(&self) -> usize {
-        self.shared.ring.capacity()
+        self.handle.chan().ring.capacity()
     }
 
     /// How many values are queued (including ones being written). Async-signal-safe.
     pub fn len(&self) -> usize {
-        self.shared.ring.len()
+        self.handle.chan().ring.len()
     }
 
     /// Whether nothing is queued. Async-signal-safe.
     pub fn is_empty(&self) -> bool {
-        self.shared.ring.is_empty()
+        self.handle.chan().ring.is_empty()
     }
 
     /// Whether the channel holds `capacity` values. Async-signal-safe.
@@ -206,29 +498,23 @@ impl<T: Send> Sender<T> {
 impl<T> Clone for Sender<T> {
     /// Another handle to the same channel. Async-signal-safe.
     fn clone(&self) -> Self {
-        self.shared.senders.fetch_add(1, Ordering::Relaxed);
+        self.handle.chan().add_sender();
         Sender {
-            shared: self.shared.clone(),
+            handle: self.handle.duplicate(),
         }
     }
 }
 
 impl<T> Drop for Sender<T> {
     fn drop(&mut self) {
-        // AcqRel: the last sender's decrement acquires every earlier sender's, so all their
-        // publishes happen-before the close below, and the consumer, seeing the close,
-        // sees them all.
-        if self.shared.senders.fetch_sub(1, Ordering::AcqRel) == 1 {
-            self.shared.ring.close();
-            self.shared.wake.notify();
-        }
+        self.handle.chan().remove_sender();
     }
 }
 
 impl<T> fmt::Debug for Sender<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Sender")
-            .field("capacity", &self.shared.ring.capacity())
+            .field("capacity", &self.handle.chan().ring.capacity())
             .finish_non_exhaustive()
     }
 }
@@ -236,8 +522,8 @@ impl<T> fmt::Debug for Sender<T> {
 /// The receiving half: one consumer, `Send` but neither `Sync` nor `Clone`.
 ///
 /// Block with [`recv`](Receiver::recv), or plug the receiver into an event loop: its fd
-/// ([`AsFd`]) is readable while values may be waiting. Use it level-triggered: when
-/// readable, call [`try_recv`](Receiver::try_recv) until it returns
+/// ([`AsFd`](std::os::fd::AsFd)) is readable while values may be waiting. Use it
+/// level-triggered: when readable, call [`try_recv`](Receiver::try_recv) until it returns
 /// [`TryRecvError::Empty`]; that `Empty` re-arms the wake-up, so the fd stops being
 /// readable until the next send. The fd also becomes readable when the last [`Sender`]
 /// goes.
@@ -247,59 +533,33 @@ impl<T> fmt::Debug for Sender<T> {
 /// The receiver's methods may sleep, read the fd and run the values' destructors; none of
 /// them is async-signal-safe or reentrant, so a signal handler must not call them.
 pub struct Receiver<T> {
-    shared: Arc<Shared<T>>,
-    /// How many times `recv` slept on the fd and was woken.
-    wakeups: Cell<u64>,
-    /// How long `recv` spins before sleeping.
-    #[cfg(not(sigring_loom))]
-    spin: SpinPolicy,
+    handle: Handle<T>,
+    /// How it spins and sleeps, and what it counts.
+    wait: RecvWait,
     /// One consumer: `Receiver` is not `Sync`, so no two threads pop at once.
     _not_sync: PhantomData<Cell<()>>,
 }
 
-/// What the consumer learned after arming the wake-up.
-enum Ready<T> {
-    Value(T),
-    /// Nothing claimed: safe to sleep on the fd.
-    Empty,
-    /// A producer claimed a slot and has not published it yet.
-    Busy,
-    Disconnected,
+impl<T> Receiver<T> {
+    /// The receiver of `handle`'s channel: creates its fd and arms it.
+    pub(crate) fn open(handle: Handle<T>, backend: Backend) -> io::Result<Self> {
+        handle.chan().open_receiver(backend)?;
+        Ok(Receiver {
+            handle,
+            wait: RecvWait::new(),
+            _not_sync: PhantomData,
+        })
+    }
+
+    fn consumer(&self) -> Consumer<'_, T> {
+        Consumer {
+            chan: self.handle.chan(),
+            slots: self.handle.slots(),
+        }
+    }
 }
 
-/// How often `try_recv` re-looks at a claimed, unpublished slot before asking the event loop
-/// to come back (the claim-to-publish window is a handful of instructions).
-#[cfg(not(sigring_loom))]
-const BUSY_SPINS: u32 = 64;
-
 impl<T: Send> Receiver<T> {
-    /// Takes the next value if one is published.
-    #[inline]
-    fn pop(&self) -> Option<T> {
-        // SAFETY: this receiver is the channel's only consumer: it is neither `Clone` nor
-        // `Sync`, and its methods are documented as not callable from signal handlers, so
-        // no two pops overlap.
-        unsafe { self.shared.ring.pop() }
-    }
-
-    /// After a pop found nothing: arm the wake-up, then look again with authority (see the
-    /// `waker` module for why this loses no wake-up).
-    fn prepare_wait(&self) -> Ready<T> {
-        self.shared.wake.arm();
-        let tail = self.shared.ring.sync_tail();
-        if let Some(value) = self.pop() {
-            self.shared.wake.disarm();
-            return Ready::Value(value);
-        }
-        if tail.claimed {
-            Ready::Busy
-        } else if tail.closed {
-            Ready::Disconnected
-        } else {
-            Ready::Empty
-        }
-    }
-
     /// Takes a value if one is ready now; never blocks.
     ///
     /// `Empty` re-arms the wake-up: the fd will be readable after the next send (see
@@ -324,28 +584,7 @@ impl<T: Send> Receiver<T> {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn try_recv(&self) -> Result<T, TryRecvError> {
-        if let Some(value) = self.pop() {
-            return Ok(value);
-        }
-        match self.prepare_wait() {
-            Ready::Value(value) => Ok(value),
-            Ready::Empty => Err(TryRecvError::Empty),
-            Ready::Disconnected => Err(TryRecvError::Disconnected),
-            Ready::Busy => {
-                #[cfg(not(sigring_loom))]
-                for _ in 0..BUSY_SPINS {
-                    std::hint::spin_loop();
-                    if let Some(value) = self.pop() {
-                        self.shared.wake.disarm();
-                        return Ok(value);
-                    }
-                }
-                // The producer will publish, but may have looked at the flag before we
-                // armed it: make the fd readable ourselves so the event loop looks again.
-                self.shared.wake.signal_self();
-                Err(TryRecvError::Empty)
-            }
-        }
+        self.wait.try_recv(&self.consumer())
     }
 
     /// Blocks until a value arrives, or every sender is gone and the channel is empty.
@@ -361,14 +600,16 @@ impl<T: Send> Receiver<T> {
     ///
     /// ```
     /// let (tx, rx) = sigring::channel(8)?;
-    /// let t = std::thread::spawn(move || tx.try_send("from a thread").unwrap());
+    /// let t = std::thread::spawn(move || tx.send("from a thread").unwrap());
     /// assert_eq!(rx.recv(), Ok("from a thread"));
     /// t.join().unwrap();
     /// assert_eq!(rx.recv(), Err(sigring::RecvError));
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn recv(&self) -> Result<T, RecvError> {
-        self.recv_until(None).map_err(|_| RecvError)
+        self.wait
+            .recv_until(&self.consumer(), None)
+            .map_err(|_| RecvError)
     }
 
     /// Like [`recv`](Receiver::recv), giving up after `timeout`.
@@ -394,7 +635,8 @@ impl<T: Send> Receiver<T> {
     /// ```
     pub fn recv_timeout(&self, timeout: Duration) -> Result<T, RecvTimeoutError> {
         // A timeout too large for the clock is no timeout at all.
-        self.recv_until(Instant::now().checked_add(timeout))
+        self.wait
+            .recv_until(&self.consumer(), Instant::now().checked_add(timeout))
     }
 
     /// Like [`recv`](Receiver::recv), giving up at `deadline`.
@@ -414,130 +656,7 @@ impl<T: Send> Receiver<T> {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn recv_deadline(&self, deadline: Instant) -> Result<T, RecvTimeoutError> {
-        self.recv_until(Some(deadline))
-    }
-
-    fn recv_until(&self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
-        if let Some(value) = self.pop() {
-            #[cfg(not(sigring_loom))]
-            self.spin.ready_at_once();
-            return Ok(value);
-        }
-        #[cfg(not(sigring_loom))]
-        {
-            let started = match self.spin_before_sleep(deadline) {
-                Ok(value) => return Ok(value),
-                Err(started) => started,
-            };
-            let result = self.sleep_until(deadline);
-            if let Some((start, spun)) = started {
-                self.spin.record(start.elapsed(), spun, false);
-            }
-            result
-        }
-        #[cfg(sigring_loom)]
-        self.sleep_until(deadline)
-    }
-
-    /// Looks for a value without arming the wake-up, for as long as the spin policy says
-    /// it is worth it (see the `spin` module). On a miss returns when the wait started and
-    /// whether it spun, for the policy to learn from (`None` in the saturated regime).
-    #[cfg(not(sigring_loom))]
-    fn spin_before_sleep(&self, deadline: Option<Instant>) -> Result<T, Option<(Instant, bool)>> {
-        let start = Instant::now();
-        if deadline.is_some_and(|d| start >= d) {
-            return Err(None);
-        }
-        if self.spin.was_saturated() {
-            // Values were flowing a moment ago: let a batch build up without touching the
-            // ring, then spin and yield as crossbeam does (see the `spin` module).
-            let backoff = crossbeam_utils::Backoff::new();
-            for _ in 0..BATCH_PAUSES {
-                std::hint::spin_loop();
-            }
-            while !backoff.is_completed() {
-                backoff.snooze();
-                if let Some(value) = self.pop() {
-                    self.spin.ready_at_once();
-                    return Ok(value);
-                }
-            }
-            return Err(None);
-        }
-        let budget = self.spin.budget();
-        if budget.is_zero() {
-            return Err(Some((start, false)));
-        }
-        let until = deadline.map_or(start + budget, |d| d.min(start + budget));
-        let mut spins = 0u32;
-        loop {
-            std::hint::spin_loop();
-            if let Some(value) = self.pop() {
-                self.spin.record(start.elapsed(), true, true);
-                return Ok(value);
-            }
-            spins = spins.wrapping_add(1);
-            // Read the clock only now and then: it costs more than a pause.
-            if spins % 16 == 0 && Instant::now() >= until {
-                return Err(Some((start, true)));
-            }
-        }
-    }
-
-    /// Arms the wake-up and sleeps on the fd until a value, the deadline or disconnection.
-    fn sleep_until(&self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
-        loop {
-            match self.prepare_wait() {
-                Ready::Value(value) => return Ok(value),
-                Ready::Disconnected => return Err(RecvTimeoutError::Disconnected),
-                Ready::Empty => {
-                    if !self.shared.wake.wait(deadline) {
-                        // A value may have landed just as the time ran out.
-                        return self.pop().ok_or(RecvTimeoutError::Timeout);
-                    }
-                    self.wakeups.set(self.wakeups.get() + 1);
-                    self.shared.wake.after_wakeup();
-                }
-                Ready::Busy => {
-                    if !self.wait_busy(deadline) {
-                        return self.pop().ok_or(RecvTimeoutError::Timeout);
-                    }
-                }
-            }
-            if let Some(value) = self.pop() {
-                return Ok(value);
-            }
-        }
-    }
-
-    /// A producer has claimed the next slot but not yet published it (it may be a thread
-    /// that was preempted, or interrupted by a signal handler). Give it time without
-    /// sleeping forever: the flag is armed, so its publish usually writes the fd, but it
-    /// may have looked at the flag before we armed it. Returns `false` once `deadline`
-    /// has passed.
-    fn wait_busy(&self, deadline: Option<Instant>) -> bool {
-        #[cfg(sigring_loom)]
-        {
-            let _ = deadline;
-            crate::sync::yield_now();
-            true
-        }
-        #[cfg(not(sigring_loom))]
-        {
-            for _ in 0..BUSY_SPINS {
-                std::hint::spin_loop();
-                if self.shared.ring.head_ready() {
-                    return true;
-                }
-            }
-            crate::sync::yield_now();
-            if !self.shared.ring.head_ready() {
-                let short = Instant::now() + Duration::from_millis(1);
-                let until = deadline.map_or(short, |d| d.min(short));
-                self.shared.wake.wait(Some(until));
-            }
-            deadline.map_or(true, |d| Instant::now() < d)
-        }
+        self.wait.recv_until(&self.consumer(), Some(deadline))
     }
 
     /// An iterator over the values ready now; it never blocks (each step is a
@@ -561,108 +680,119 @@ impl<T: Send> Receiver<T> {
     ///
     /// ```
     /// let (tx, rx) = sigring::channel(8)?;
-    /// std::thread::spawn(move || for i in 0..3 { tx.try_send(i).unwrap(); });
+    /// std::thread::spawn(move || for i in 0..3 { tx.send(i).unwrap(); });
     /// assert_eq!(rx.iter().sum::<i32>(), 3);
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn iter(&self) -> Iter<'_, T> {
         Iter { rx: self }
     }
+}
 
-    /// How many `try_send` calls were rejected with `Full` so far.
+impl<T> Receiver<T> {
+    /// How many `try_send` calls were rejected with `Full` so far (by every sender, and by
+    /// a static channel's own `try_send`). Blocking sends that waited are not counted.
+    pub fn full_rejections(&self) -> u64 {
+        self.handle.chan().full_rejections()
+    }
+
+    /// The old name of [`full_rejections`](Receiver::full_rejections).
+    #[deprecated(
+        since = "0.2.0",
+        note = "renamed to `full_rejections`: it counts `Full` rejections"
+    )]
     pub fn dropped(&self) -> u64 {
-        self.shared.dropped.load(Ordering::Relaxed)
+        self.full_rejections()
     }
 
     /// The capacity the channel was created with.
     pub fn capacity(&self) -> usize {
-        self.shared.ring.capacity()
+        self.handle.chan().ring.capacity()
     }
 
     /// How many values are queued (including ones being written).
     pub fn len(&self) -> usize {
-        self.shared.ring.len()
+        self.handle.chan().ring.len()
     }
 
     /// Whether nothing is queued.
     pub fn is_empty(&self) -> bool {
-        self.shared.ring.is_empty()
+        self.handle.chan().ring.is_empty()
     }
 
-    /// Whether every sender is gone (values may still be queued).
+    /// Whether every sender is gone (values may still be queued). A static channel's
+    /// receiver is never disconnected: the static itself can always send.
     pub fn is_disconnected(&self) -> bool {
-        self.shared.ring.is_closed()
+        self.handle.chan().ring.is_closed()
     }
 
     /// The wake-up backend this channel uses.
     pub fn backend(&self) -> Backend {
-        self.shared.wake.backend()
+        self.handle.chan().wake.backend()
     }
 
     /// How many times [`recv`](Receiver::recv) (or its timed forms) slept on the fd and
     /// was woken. Zero growth while idle shows there are no periodic wake-ups.
     pub fn wakeups(&self) -> u64 {
-        self.wakeups.get()
+        self.wait.wakeups()
     }
 
     /// How many wake-up tokens were written to the fd so far: each is one `write(2)`,
     /// by a producer that found the consumer possibly asleep (or by the receiver itself
     /// for an event loop, when a send was half-done).
     pub fn wake_writes(&self) -> u64 {
-        self.shared.wake.writes()
+        self.handle.chan().wake.writes()
     }
 
     /// Under loom: whether the modeled fd is readable, as `poll` would report it.
     #[cfg(sigring_loom)]
     #[doc(hidden)]
     pub fn model_fd_readable(&self) -> bool {
-        self.shared.wake.is_readable()
+        self.handle.chan().wake.is_readable()
     }
 
     /// Under loom: block like `poll` with no timeout until the modeled fd is readable.
     #[cfg(sigring_loom)]
     #[doc(hidden)]
     pub fn model_poll(&self) {
-        self.shared.wake.wait(None);
+        self.handle.chan().wake.wait(None);
     }
 }
 
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
-        // From now on `try_send` returns `Disconnected`.
-        self.shared.ring.close();
-        // Drop what is queued now. A value's destructor may itself `try_send` into this
-        // channel: it gets `Disconnected`, and nothing here holds a lock it could need.
-        // Anything published after this loop is dropped with the buffer.
         // SAFETY: `&mut self`: this is the one consumer and no other call is running.
-        while let Some(value) = unsafe { self.shared.ring.pop() } {
-            drop(value);
-        }
+        unsafe { self.handle.chan().close_receiver(self.handle.slots()) };
     }
 }
 
 impl<T> fmt::Debug for Receiver<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Receiver")
-            .field("capacity", &self.shared.ring.capacity())
-            .field("wake", &self.shared.wake)
+            .field("capacity", &self.handle.chan().ring.capacity())
+            .field("wake", &self.handle.chan().wake)
             .finish_non_exhaustive()
     }
 }
 
 #[cfg(not(sigring_loom))]
-impl<T> AsFd for Receiver<T> {
+impl<T> std::os::fd::AsFd for Receiver<T> {
     /// The fd that is readable while values may be waiting (or the senders are gone).
     /// Only poll it; reading or writing it breaks the wake protocol.
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.shared.wake.fd()
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        // A receiver exists only once its fd was created (`Receiver::open`), and the fd
+        // stays open for as long as the channel's state does, which outlives `self`.
+        let fd = self.handle.chan().wake.raw_fd().unwrap_or(-1);
+        // SAFETY: see above: `fd` is an open descriptor owned by the channel for at least
+        // the lifetime of the borrow.
+        unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) }
     }
 }
 
 #[cfg(not(sigring_loom))]
-impl<T> AsRawFd for Receiver<T> {
-    fn as_raw_fd(&self) -> RawFd {
-        self.as_fd().as_raw_fd()
+impl<T> std::os::fd::AsRawFd for Receiver<T> {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.handle.chan().wake.raw_fd().unwrap_or(-1)
     }
 }
 
@@ -734,6 +864,7 @@ impl<T: Send> IntoIterator for Receiver<T> {
 ))]
 mod tests {
     use super::*;
+    use std::os::fd::AsRawFd;
 
     /// A token written into the fd from outside the protocol (a forked child sharing the
     /// fd, say) must be read once, not make every later wait return at once.

@@ -66,17 +66,23 @@ mod mio;
 mod ring;
 #[cfg(all(feature = "signal", not(sigring_loom)))]
 pub mod signal;
-#[cfg(not(sigring_loom))]
 mod spin;
+#[cfg(not(sigring_loom))]
+mod static_channel;
 mod sync;
 #[cfg(not(sigring_loom))]
 mod sys;
 #[cfg(all(feature = "tokio", not(sigring_loom)))]
 pub mod tokio;
+mod wait;
 mod waker;
 
 pub use channel::{channel, Builder, IntoIter, Iter, Receiver, Sender, TryIter};
-pub use error::{RecvError, RecvTimeoutError, TryRecvError, TrySendError};
+pub use error::{
+    RecvError, RecvTimeoutError, SendError, SendTimeoutError, TryRecvError, TrySendError,
+};
+#[cfg(not(sigring_loom))]
+pub use static_channel::StaticChannel;
 pub use waker::Backend;
 
 /// The README's code blocks, compiled and run as doctests.

@@ -1,9 +1,12 @@
-//! The bounded lock-free MPSC ring: slots, stamps and laps. No syscalls live here.
+//! The bounded lock-free MPSC ring: positions, stamps and laps over a slice of slots. No
+//! syscalls and no storage live here: a boxed buffer (`channel`) and a `static` array
+//! (`StaticChannel`) hand their slots to the same [`Ring`].
 //!
 //! # Layout
 //!
-//! `buffer` holds `cap` slots. Positions (`head`, `tail`, stamps) are single words split
-//! into three fields, as in crossbeam's `ArrayQueue`:
+//! A [`Ring`] holds the positions; the caller holds `cap` [`Slot`]s and passes them to every
+//! call. Positions (`head`, `tail`) are single words split into three fields, as in
+//! crossbeam's `ArrayQueue`:
 //!
 //! ```text
 //!   position = { lap | mark | index }
@@ -14,34 +17,37 @@
 //!
 //! `mark_bit = (cap + 1).next_power_of_two()`, so the capacity is exactly the one asked for
 //! (no rounding up to a power of two): advancing past the last index jumps to index 0 of the
-//! next lap.
+//! next lap. All position arithmetic wraps, so no build (overflow checks included) has a
+//! panic path here.
 //!
 //! # The slot protocol
 //!
-//! Every slot carries a `stamp`. For the slot at index `i`, with `L` the lap:
+//! Every slot carries a `stamp` that holds only a lap: the slot's own index is implied by
+//! where it sits, so every slot of a new ring starts at stamp 0, and a `static` ring is a
+//! `const` array of identical empty slots. For the slot at index `i`, with `L` a lap:
 //!
-//! | stamp            | meaning                                    | who moves it next        |
-//! |------------------|--------------------------------------------|--------------------------|
-//! | `{L, i}`         | empty, writable by the push at `{L, i}`    | the producer that claims |
-//! | `{L, i}` (claimed) | `tail` moved past it: a producer owns it and is writing the value | that producer: `{L, i + 1}` |
-//! | `{L, i + 1}`     | full: published, readable by the pop at `{L, i}` | the consumer: `{L + 1, i}` |
+//! | stamp      | meaning                                                  | who moves it next         |
+//! |------------|----------------------------------------------------------|---------------------------|
+//! | `L`        | empty, writable by the push at position `{L, i}`         | the producer that claims  |
+//! | `L` (claimed) | `tail` moved past `{L, i}`: a producer owns the slot and is writing | that producer: `L + 1` |
+//! | `L + 1`    | full: published, readable by the pop at `{L, i}`          | the consumer: `L + one_lap` |
 //!
 //! * **Claim** (producers): a producer reads `tail = {L, i}` and the slot's stamp. Only if
-//!   the stamp equals `tail` may it move `tail` to the next position with a
-//!   compare-and-swap. The CAS winner owns the slot exclusively.
-//! * **Publish** (the claiming producer): writes the value, then stores the stamp
-//!   `{L, i + 1}` with `Release`.
-//! * **Take** (the one consumer): at `head = {L, i}` it loads the stamp with `Acquire`; if
-//!   it is `{L, i + 1}`, the `Release`/`Acquire` pair makes the value visible. It reads the
-//!   value, stores the stamp `{L + 1, i}` with `Release` (the slot is free for the next
-//!   lap), then advances `head`.
+//!   the stamp is `L` may it move `tail` to the next position with a compare-and-swap. The
+//!   CAS winner owns the slot exclusively.
+//! * **Publish** (the claiming producer): writes the value, then stores the stamp `L + 1`
+//!   with `Release`.
+//! * **Take** (the one consumer): at `head = {L, i}` it loads the stamp with `Acquire`; if it
+//!   is `L + 1`, the `Release`/`Acquire` pair makes the value visible. It reads the value,
+//!   stores the stamp `L + one_lap` (the next lap's "empty") with `Release`, then advances
+//!   `head`.
 //! * **Release seen by the next lap**: a producer at `{L + 1, i}` loads that stamp with
 //!   `Acquire`, so the consumer's read of the old value happens-before the new write.
 //!
 //! # Never waiting
 //!
 //! `push` must be callable from a signal handler that interrupted a push or a pop on the
-//! same thread, so it never waits for anyone. When the stamp does not match `tail` it
+//! same thread, so it never waits for anyone. When the stamp does not match `tail`'s lap it
 //! reloads `tail` once: if `tail` moved, another producer made progress and the push retries
 //! at the new position (the only retry there is, as is the retry after a failed CAS, which
 //! also fails only because `tail` moved); if `tail` is unchanged the slot is still occupied,
@@ -63,21 +69,39 @@
 //!
 //! Either side closes the ring by setting the mark bit in `tail` with an atomic `fetch_or`.
 //! A producer sees it on the `tail` load it makes anyway (or when its CAS fails) and
-//! returns `Closed`. The consumer sees it in [`Ring::sync_tail`].
+//! returns `Closed`. The consumer sees it in [`Ring::rmw_tail`].
 
 use std::io;
 use std::mem::{self, MaybeUninit};
 
 use crossbeam_utils::CachePadded;
 
-use crate::sync::{AtomicUsize, Ordering, UnsafeCell};
+use crate::sync::{const_fn, AtomicUsize, Ordering, UnsafeCell};
 
 /// One slot of the ring: a stamp and room for one value.
-struct Slot<T> {
-    /// The slot's state as a position; see the module docs.
+pub(crate) struct Slot<T> {
+    /// The slot's state as a lap; see the module docs.
     stamp: AtomicUsize,
-    /// Initialized exactly when `stamp` is `{L, i + 1}` for the current lap `L`.
+    /// Initialized exactly when `stamp` is `L + 1` for the current lap `L`.
     value: UnsafeCell<MaybeUninit<T>>,
+}
+
+impl<T> Slot<T> {
+    const_fn! {
+        /// An empty slot at lap 0.
+        pub(crate) fn new() -> Self {
+            Slot {
+                stamp: AtomicUsize::new(0),
+                value: UnsafeCell::new(MaybeUninit::uninit()),
+            }
+        }
+    }
+
+    /// An empty slot, for `const` arrays (`[Slot::EMPTY; N]`). Each use of the constant is
+    /// a fresh slot, which is what the array repeat needs (no slot is shared).
+    #[cfg(not(sigring_loom))]
+    #[allow(clippy::declare_interior_mutable_const)]
+    pub(crate) const EMPTY: Self = Self::new();
 }
 
 /// Why a push did not take the value; the value comes back.
@@ -97,79 +121,88 @@ pub(crate) struct TailSnapshot {
     pub(crate) closed: bool,
 }
 
-/// The ring. `T` values move in through [`Ring::push`] and out through [`Ring::pop`].
-pub(crate) struct Ring<T> {
+/// The largest capacity the position arithmetic supports: the lap field needs room above
+/// the index and mark bits.
+pub(crate) const MAX_CAPACITY: usize = usize::MAX >> 4;
+
+/// Allocates `cap` empty slots.
+///
+/// Errors: `InvalidInput` for `cap == 0` or a capacity whose buffer could never be
+/// addressed; `OutOfMemory` when the allocator refuses the buffer. Never panics.
+pub(crate) fn alloc_slots<T>(cap: usize) -> io::Result<Box<[Slot<T>]>> {
+    if cap == 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "sigring: capacity must be at least 1",
+        ));
+    }
+    let slot_size = mem::size_of::<Slot<T>>().max(1);
+    if cap > MAX_CAPACITY || cap > (isize::MAX as usize) / slot_size {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("sigring: capacity {cap} is too large to allocate"),
+        ));
+    }
+    let mut slots: Vec<Slot<T>> = Vec::new();
+    if slots.try_reserve_exact(cap).is_err() {
+        return Err(io::Error::new(
+            io::ErrorKind::OutOfMemory,
+            format!(
+                "sigring: cannot allocate {} bytes for capacity {cap}",
+                cap * slot_size
+            ),
+        ));
+    }
+    slots.extend((0..cap).map(|_| Slot::new()));
+    Ok(slots.into_boxed_slice())
+}
+
+/// The ring's positions. `T` values move in through [`Ring::push`] and out through
+/// [`Ring::pop`], into and out of the slots the caller passes (always the same `cap`
+/// slots for one ring).
+pub(crate) struct Ring {
     /// The next position to take. Written only by the consumer; read by `len`.
     head: CachePadded<AtomicUsize>,
     /// The next position to claim, plus the mark bit. Moved by producers' CAS, and by
-    /// `fetch_or` (close) and the consumer's `fetch_add(0)` ([`Ring::sync_tail`]).
+    /// `fetch_or` (close) and the consumer's `fetch_add(0)` ([`Ring::rmw_tail`]).
     tail: CachePadded<AtomicUsize>,
-    /// `cap` slots.
-    buffer: Box<[Slot<T>]>,
-    /// The capacity asked for, `>= 1`.
+    /// The capacity asked for, in `1 ..= MAX_CAPACITY`.
     cap: usize,
     /// `2 * mark_bit`: adding it to a position moves to the same index one lap later.
     one_lap: usize,
     /// `(cap + 1).next_power_of_two()`: the bit of `tail` that says "closed".
     mark_bit: usize,
+    /// `mark_bit - 1`: the index bits of a position.
+    index_mask: usize,
+    /// `!(one_lap - 1)`: the lap bits of a position.
+    lap_mask: usize,
 }
 
-// SAFETY: the ring hands each `T` from one thread to another (hence `T: Send`), and all
-// shared access to a slot's value is arbitrated by the stamp protocol above: only the
-// producer that won the claim writes a slot and only the consumer, after the publish, reads
-// it. Nothing in a `Ring` is tied to a thread.
-unsafe impl<T: Send> Send for Ring<T> {}
-// SAFETY: as above; `&Ring` allows `push` from many threads, and `pop` is an `unsafe fn`
-// whose caller guarantees a single consumer.
-unsafe impl<T: Send> Sync for Ring<T> {}
-
-/// The largest capacity the position arithmetic supports: the lap field needs room above
-/// the index and mark bits.
-const MAX_CAPACITY: usize = usize::MAX >> 4;
-
-impl<T> Ring<T> {
-    /// Allocates a ring of exactly `cap` slots.
-    ///
-    /// Errors: `InvalidInput` for `cap == 0` or a capacity whose buffer could never be
-    /// addressed; `OutOfMemory` when the allocator refuses the buffer. Never panics.
-    pub(crate) fn with_capacity(cap: usize) -> io::Result<Self> {
-        if cap == 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "sigring: capacity must be at least 1",
-            ));
+impl Ring {
+    const_fn! {
+        /// The positions of an empty ring of exactly `cap` slots. `cap` must be in
+        /// `1 ..= MAX_CAPACITY` (checked by [`alloc_slots`], or at compile time for a
+        /// static channel); out of range it is clamped, never a panic.
+        pub(crate) fn new(cap: usize) -> Self {
+            let cap = if cap == 0 {
+                1
+            } else if cap > MAX_CAPACITY {
+                MAX_CAPACITY
+            } else {
+                cap
+            };
+            let mark_bit = (cap + 1).next_power_of_two();
+            let one_lap = mark_bit * 2;
+            Ring {
+                head: CachePadded::new(AtomicUsize::new(0)),
+                tail: CachePadded::new(AtomicUsize::new(0)),
+                cap,
+                one_lap,
+                mark_bit,
+                index_mask: mark_bit - 1,
+                lap_mask: !(one_lap - 1),
+            }
         }
-        let slot_size = mem::size_of::<Slot<T>>().max(1);
-        if cap > MAX_CAPACITY || cap > (isize::MAX as usize) / slot_size {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("sigring: capacity {cap} is too large to allocate"),
-            ));
-        }
-        let mut slots: Vec<Slot<T>> = Vec::new();
-        if slots.try_reserve_exact(cap).is_err() {
-            return Err(io::Error::new(
-                io::ErrorKind::OutOfMemory,
-                format!(
-                    "sigring: cannot allocate {} bytes for capacity {cap}",
-                    cap * slot_size
-                ),
-            ));
-        }
-        // Slot `i` starts empty at lap 0: its stamp is `{0, i}`.
-        slots.extend((0..cap).map(|i| Slot {
-            stamp: AtomicUsize::new(i),
-            value: UnsafeCell::new(MaybeUninit::uninit()),
-        }));
-        let mark_bit = (cap + 1).next_power_of_two();
-        Ok(Ring {
-            head: CachePadded::new(AtomicUsize::new(0)),
-            tail: CachePadded::new(AtomicUsize::new(0)),
-            buffer: slots.into_boxed_slice(),
-            cap,
-            one_lap: mark_bit * 2,
-            mark_bit,
-        })
     }
 
     /// The capacity asked for.
@@ -181,42 +214,40 @@ impl<T> Ring<T> {
     /// The position after `pos` (which carries no mark bit).
     #[inline(always)]
     fn next(&self, pos: usize) -> usize {
-        let index = pos & (self.mark_bit - 1);
-        if index + 1 < self.cap {
-            pos + 1
+        if (pos & self.index_mask).wrapping_add(1) < self.cap {
+            pos.wrapping_add(1)
         } else {
             // Last index: index 0 of the next lap.
-            (pos & !(self.one_lap - 1)).wrapping_add(self.one_lap)
+            (pos & self.lap_mask).wrapping_add(self.one_lap)
         }
     }
 
-    /// Pushes `value`, or gives it back.
+    /// Pushes `value` into `slots`, or gives it back.
     ///
     /// Async-signal-safe and reentrant: no lock, no allocation, no syscall, no panic path,
     /// and no waiting. A retry happens only after another producer moved `tail`.
     #[inline]
-    pub(crate) fn push(&self, value: T) -> Result<(), PushError<T>> {
+    pub(crate) fn push<T>(&self, slots: &[Slot<T>], value: T) -> Result<(), PushError<T>> {
         let mut tail = self.tail.load(Ordering::Relaxed);
         loop {
             if tail & self.mark_bit != 0 {
                 return Err(PushError::Closed(value));
             }
-            let index = tail & (self.mark_bit - 1);
-            // SAFETY-free indexing: `index < cap` because positions only ever hold
-            // indices produced by `next`, which keeps them below `cap`; `get` avoids a
-            // panic path all the same.
-            let Some(slot) = self.buffer.get(index) else {
+            let lap = tail & self.lap_mask;
+            // `index < cap` because positions only ever hold indices produced by `next`;
+            // `get` avoids a panic path all the same.
+            let Some(slot) = slots.get(tail & self.index_mask) else {
                 return Err(PushError::Full(value));
             };
             // Acquire: pairs with the consumer's Release when it freed this slot, so its
             // read of the previous value happens-before our write.
             let stamp = slot.stamp.load(Ordering::Acquire);
-            if stamp == tail {
+            if stamp == lap {
                 // The slot is free at this lap: try to claim it.
                 //
                 // AcqRel on success: Acquire makes the claim synchronize with the consumer's
-                // `sync_tail` RMW when that came first, so our later load of the wake flag
-                // sees the consumer's "armed" (see `waker`); the release sequence of `tail`
+                // `rmw_tail` when that came first, so our later load of the wake flag sees
+                // the consumer's "armed" (see `waker`); the release sequence of `tail`
                 // carries that edge through other producers' CASes.
                 match self.tail.compare_exchange(
                     tail,
@@ -225,13 +256,13 @@ impl<T> Ring<T> {
                     Ordering::Relaxed,
                 ) {
                     Ok(_) => {
-                        // SAFETY: winning the CAS from `tail` while the stamp said `{L, i}`
-                        // gives this producer exclusive ownership of the slot until it
-                        // publishes: no other producer can claim the same position, and the
-                        // consumer does not read before the stamp becomes `tail + 1`.
+                        // SAFETY: winning the CAS from `tail` while the stamp said `L` gives
+                        // this producer exclusive ownership of the slot until it publishes:
+                        // no other producer can claim the same position, and the consumer
+                        // does not read before the stamp becomes `L + 1`.
                         slot.value.with_mut(|p| unsafe { (*p).write(value) });
                         // Publish. Release: the value is written before the stamp says so.
-                        slot.stamp.store(tail + 1, Ordering::Release);
+                        slot.stamp.store(lap.wrapping_add(1), Ordering::Release);
                         return Ok(());
                     }
                     // The CAS fails only because `tail` changed: another producer claimed
@@ -251,56 +282,56 @@ impl<T> Ring<T> {
         }
     }
 
-    /// Takes the value at `head`, if it has been published.
+    /// Takes the value at `head` from `slots`, if it has been published.
     ///
     /// Returns `None` when the ring is empty *or* when the slot at `head` is claimed but
-    /// not yet published; [`Ring::sync_tail`] tells the two apart.
+    /// not yet published; [`Ring::rmw_tail`] tells the two apart.
     ///
     /// # Safety
     ///
-    /// Only one consumer: no two calls to `pop` (or `drain`) on the same ring may overlap,
-    /// on different threads or through reentrancy on one thread.
+    /// Only one consumer: no two calls to `pop` on the same ring may overlap, on different
+    /// threads or through reentrancy on one thread. `slots` are this ring's slots.
     #[inline]
-    pub(crate) unsafe fn pop(&self) -> Option<T> {
+    pub(crate) unsafe fn pop<T>(&self, slots: &[Slot<T>]) -> Option<T> {
         // Relaxed: only the consumer writes `head`.
         let head = self.head.load(Ordering::Relaxed);
-        let index = head & (self.mark_bit - 1);
-        let slot = self.buffer.get(index)?;
+        let lap = head & self.lap_mask;
+        let slot = slots.get(head & self.index_mask)?;
         // Acquire: pairs with the producer's publishing Release.
         let stamp = slot.stamp.load(Ordering::Acquire);
-        if stamp != head.wrapping_add(1) {
+        if stamp != lap.wrapping_add(1) {
             return None;
         }
-        // SAFETY: the stamp `{L, i + 1}` says the value was written and published, and the
+        // SAFETY: the stamp `L + 1` says the value was written and published, and the
         // caller guarantees we are the only consumer, so nobody else reads or frees it; no
         // producer writes it before we store the next-lap stamp below.
         let value = slot.value.with_mut(|p| unsafe { (*p).assume_init_read() });
         // Free the slot for the next lap. Release: our read is done before a producer of
         // the next lap may write.
         slot.stamp
-            .store(head.wrapping_add(self.one_lap), Ordering::Release);
+            .store(lap.wrapping_add(self.one_lap), Ordering::Release);
         self.head.store(self.next(head), Ordering::Release);
         Some(value)
     }
 
     /// Whether the slot at `head` is published, so that the next `pop` returns a value.
     /// For the consumer only (it reads `head` as its owner).
-    #[cfg(not(sigring_loom))]
-    pub(crate) fn head_ready(&self) -> bool {
+    pub(crate) fn head_ready<T>(&self, slots: &[Slot<T>]) -> bool {
         let head = self.head.load(Ordering::Relaxed);
-        self.buffer
-            .get(head & (self.mark_bit - 1))
-            .is_some_and(|slot| slot.stamp.load(Ordering::Acquire) == head.wrapping_add(1))
+        slots.get(head & self.index_mask).is_some_and(|slot| {
+            slot.stamp.load(Ordering::Acquire) == (head & self.lap_mask).wrapping_add(1)
+        })
     }
 
-    /// The consumer's authoritative look at `tail`: a read-modify-write (`fetch_add(0)`).
+    /// The consumer's authoritative look at `tail`: a read-modify-write (`fetch_add(0)`),
+    /// on which the no-lost-wake-up argument rests (see `waker`).
     ///
     /// Being an RMW it reads the latest `tail` in modification order, and it is a link of
     /// `tail`'s release sequence. So for every producer claim, either this call sees the
     /// claim (`claimed`), or the claim's CAS comes later in `tail`'s order and, through
     /// `AcqRel`, happens-after everything the consumer did before this call (in particular
     /// arming the wake flag). The same holds for a close.
-    pub(crate) fn sync_tail(&self) -> TailSnapshot {
+    pub(crate) fn rmw_tail(&self) -> TailSnapshot {
         let tail = self.tail.fetch_add(0, Ordering::AcqRel);
         let head = self.head.load(Ordering::Relaxed);
         TailSnapshot {
@@ -312,8 +343,8 @@ impl<T> Ring<T> {
     /// Sets the mark bit: from now on every push returns `Closed`. Returns whether the ring
     /// was open before. Async-signal-safe.
     pub(crate) fn close(&self) -> bool {
-        // AcqRel: an RMW of `tail`, so the consumer's `sync_tail` and this call are ordered
-        // exactly as a claim would be (see `sync_tail`).
+        // AcqRel: an RMW of `tail`, so the consumer's `rmw_tail` and this call are ordered
+        // exactly as a claim would be (see `rmw_tail`).
         self.tail.fetch_or(self.mark_bit, Ordering::AcqRel) & self.mark_bit == 0
     }
 
@@ -331,12 +362,12 @@ impl<T> Ring<T> {
             let head = self.head.load(Ordering::SeqCst);
             // A consistent pair: `tail` did not move while `head` was read.
             if self.tail.load(Ordering::SeqCst) == tail {
-                let hix = head & (self.mark_bit - 1);
-                let tix = tail & (self.mark_bit - 1);
+                let hix = head & self.index_mask;
+                let tix = tail & self.index_mask;
                 return if hix < tix {
-                    tix - hix
+                    tix.wrapping_sub(hix)
                 } else if hix > tix {
-                    self.cap - hix + tix
+                    self.cap.wrapping_sub(hix).wrapping_add(tix)
                 } else if tail & !self.mark_bit == head {
                     0
                 } else {
@@ -352,14 +383,16 @@ impl<T> Ring<T> {
         let tail = self.tail.load(Ordering::SeqCst);
         tail & !self.mark_bit == head
     }
-}
 
-impl<T> Drop for Ring<T> {
-    fn drop(&mut self) {
-        // `&mut self`: no producer or consumer is left, so every claimed slot was published.
-        // Drop what was never taken, exactly once.
-        // SAFETY: exclusive access; see above.
-        while let Some(value) = unsafe { self.pop() } {
+    /// Drops every published value left in `slots`, exactly once.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Ring::pop`]; in addition no producer may still be between its claim and
+    /// its publish (a claimed, unpublished slot would be skipped, its value leaked).
+    pub(crate) unsafe fn drain<T>(&self, slots: &[Slot<T>]) {
+        // SAFETY: forwarded from the caller.
+        while let Some(value) = unsafe { self.pop(slots) } {
             drop(value);
         }
     }
@@ -372,24 +405,25 @@ mod tests {
     #[test]
     fn exact_capacity_and_fifo_over_laps() {
         for cap in 1..=9 {
-            let ring = Ring::with_capacity(cap).unwrap();
+            let slots = alloc_slots(cap).unwrap();
+            let ring = Ring::new(cap);
             let mut next_in = 0u32;
             let mut next_out = 0u32;
             for _round in 0..5 {
-                while ring.push(next_in).is_ok() {
+                while ring.push(&slots, next_in).is_ok() {
                     next_in += 1;
                 }
                 assert_eq!(ring.len(), cap, "cap {cap}");
-                assert!(matches!(ring.push(99), Err(PushError::Full(99))));
+                assert!(matches!(ring.push(&slots, 99), Err(PushError::Full(99))));
                 // Take about half, keeping the ring wrapping at odd offsets.
                 for _ in 0..cap.div_ceil(2) {
                     // SAFETY: single-threaded test, one consumer.
-                    assert_eq!(unsafe { ring.pop() }, Some(next_out));
+                    assert_eq!(unsafe { ring.pop(&slots) }, Some(next_out));
                     next_out += 1;
                 }
             }
             // SAFETY: as above.
-            while let Some(v) = unsafe { ring.pop() } {
+            while let Some(v) = unsafe { ring.pop(&slots) } {
                 assert_eq!(v, next_out);
                 next_out += 1;
             }
@@ -399,25 +433,49 @@ mod tests {
     }
 
     #[test]
+    fn positions_wrap_around_the_word_without_panicking() {
+        // Start a few laps before `usize` wraps: the arithmetic wraps with it, in every
+        // build, and FIFO order survives the wrap.
+        let slots = alloc_slots(3).unwrap();
+        let ring = Ring::new(3);
+        let start = 0usize.wrapping_sub(2 * ring.one_lap);
+        ring.head.store(start, Ordering::Relaxed);
+        ring.tail.store(start, Ordering::Relaxed);
+        for slot in slots.iter() {
+            slot.stamp.store(start, Ordering::Relaxed);
+        }
+        for v in 0..40u32 {
+            assert!(ring.push(&slots, v).is_ok());
+            assert!(ring.push(&slots, v + 1000).is_ok());
+            // SAFETY: single-threaded test, one consumer.
+            assert_eq!(unsafe { ring.pop(&slots) }, Some(v));
+            // SAFETY: as above.
+            assert_eq!(unsafe { ring.pop(&slots) }, Some(v + 1000));
+        }
+        assert!(ring.is_empty());
+    }
+
+    #[test]
     fn close_rejects_and_reports_once() {
-        let ring = Ring::with_capacity(2).unwrap();
-        assert!(ring.push(1).is_ok());
+        let slots = alloc_slots(2).unwrap();
+        let ring = Ring::new(2);
+        assert!(ring.push(&slots, 1).is_ok());
         assert!(ring.close());
         assert!(!ring.close());
-        assert!(matches!(ring.push(2), Err(PushError::Closed(2))));
-        let snap = ring.sync_tail();
+        assert!(matches!(ring.push(&slots, 2), Err(PushError::Closed(2))));
+        let snap = ring.rmw_tail();
         assert!(snap.closed && snap.claimed);
         // SAFETY: single-threaded test.
-        assert_eq!(unsafe { ring.pop() }, Some(1));
-        assert!(!ring.sync_tail().claimed);
+        assert_eq!(unsafe { ring.pop(&slots) }, Some(1));
+        assert!(!ring.rmw_tail().claimed);
     }
 
     #[test]
     fn bad_capacities_are_errors() {
-        let e = Ring::<u8>::with_capacity(0).err().unwrap();
+        let e = alloc_slots::<u8>(0).err().unwrap();
         assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
         for cap in [usize::MAX, 1 << 60, isize::MAX as usize] {
-            let e = Ring::<u64>::with_capacity(cap).err().unwrap();
+            let e = alloc_slots::<u64>(cap).err().unwrap();
             assert_eq!(e.kind(), io::ErrorKind::InvalidInput, "{cap}");
         }
         // Addressable but far more than any machine has: the allocator says no. (Not under
@@ -425,7 +483,7 @@ mod tests {
         if cfg!(miri) {
             return;
         }
-        let e = Ring::<[u8; 64]>::with_capacity(1 << 50).err().unwrap();
+        let e = alloc_slots::<[u8; 64]>(1 << 50).err().unwrap();
         assert!(
             matches!(
                 e.kind(),

@@ -36,6 +36,10 @@
 //! * **Spinning that keeps failing** ([`MISSES_TO_PAUSE`] spins in a row that end in a
 //!   sleep or run past [`MAX_SPIN`], as when producer and consumer share one CPU) turns
 //!   spinning off for the next [`PAUSED_WAITS`] waits.
+//!
+//! Under loom the policy never spins (no budget, never saturated): its decisions depend on
+//! the clock, which loom does not model, and a spin is only a faster path to the same
+//! sleep, which the models do cover.
 
 use std::cell::Cell;
 use std::time::Duration;
@@ -90,11 +94,14 @@ impl SpinPolicy {
     /// Clears the flag.
     #[inline]
     pub(crate) fn was_saturated(&self) -> bool {
-        self.hot.replace(false)
+        !cfg!(sigring_loom) && self.hot.replace(false)
     }
 
     /// How long to spin before sleeping, in the sparse, medium and idle regimes.
     pub(crate) fn budget(&self) -> Duration {
+        if cfg!(sigring_loom) {
+            return Duration::ZERO;
+        }
         if self.paused.get() > 0 {
             self.paused.set(self.paused.get() - 1);
             return Duration::ZERO;

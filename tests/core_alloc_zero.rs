@@ -122,7 +122,7 @@ fn no_allocation_in_send_and_receive_paths() {
             }
             assert!(tx.try_send(9).unwrap_err().is_full());
             black_box((tx.len(), tx.is_full(), tx.is_empty(), tx.capacity()));
-            black_box((rx.len(), rx.is_empty(), rx.dropped(), rx.capacity()));
+            black_box((rx.len(), rx.is_empty(), rx.full_rejections(), rx.capacity()));
             // Receives, then Empty (arms the wake-up).
             for i in 0..4 {
                 assert_eq!(rx.try_recv(), Ok(i));

@@ -93,7 +93,7 @@ fn exact_capacity_over_many_laps() {
                     other => panic!("cap {cap}: expected Full, got {other:?}"),
                 }
                 rejected += 1;
-                assert_eq!(rx.dropped(), rejected, "cap {cap}");
+                assert_eq!(rx.full_rejections(), rejected, "cap {cap}");
                 // Take some (at least one), leaving the head at a new index.
                 let take = 1 + (round * 7 + cap / 3) % cap;
                 for _ in 0..take {
@@ -123,14 +123,14 @@ fn full_is_counted_in_dropped() {
         for i in 0..3 {
             tx.try_send(i).unwrap();
         }
-        assert_eq!(rx.dropped(), 0);
+        assert_eq!(rx.full_rejections(), 0);
         for i in 0..10u32 {
             let s = if i % 2 == 0 { &tx } else { &tx2 };
             let err = s.try_send(100 + i).unwrap_err();
             assert!(err.is_full() && !err.is_disconnected());
             assert_eq!(err.into_inner(), 100 + i, "the rejected value comes back");
         }
-        assert_eq!(rx.dropped(), 10);
+        assert_eq!(rx.full_rejections(), 10);
         // Disconnected rejections are not Full: not counted.
         drop(rx);
         assert!(tx.try_send(7).unwrap_err().is_disconnected());

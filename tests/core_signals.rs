@@ -7,7 +7,7 @@
 //!
 //! Checked: no deadlock (watchdog), per-source order (every value is tagged with its
 //! source and a per-source sequence number), `received + rejected == attempted` per source,
-//! and `dropped()` equal to the rejections the pushers counted.
+//! and `full_rejections()` equal to the rejections the pushers counted.
 //!
 //! Handlers are installed with `libc::sigaction` directly; every test holds `LOCK`.
 #![cfg(target_os = "linux")]
@@ -291,7 +291,7 @@ fn storm_and_check(
     );
     let runs = check_handler(&seen, source, what);
     assert_eq!(
-        rx.dropped(),
+        rx.full_rejections(),
         rejected + H_REJECTED.load(Ordering::SeqCst),
         "{what}: dropped() != the rejections the pushers saw"
     );

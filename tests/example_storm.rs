@@ -132,7 +132,7 @@ fn assert_clean_run(args: &[&str]) {
         "per-source order: ok",
         "each value received exactly once: ok",
         "received + rejected == attempted: ok",
-        "rx.dropped() == rejected as full: ok",
+        "rx.full_rejections() == rejected as full: ok",
     ] {
         assert!(run.stdout.contains(needle), "{needle:?} missing:\n{all}");
     }

@@ -328,7 +328,7 @@ fn episode(backend: Backend, cap: usize, seed: u64, stats: &mut Stats) {
             stats.wake_writes = stats.wake_writes.max(r.wake_writes());
             assert_eq!(r.len(), model.queue.len(), "{here}: Receiver::len");
             assert_eq!(r.is_empty(), model.queue.is_empty(), "{here}: is_empty");
-            assert_eq!(r.dropped(), model.dropped, "{here}: dropped()");
+            assert_eq!(r.full_rejections(), model.dropped, "{here}: dropped()");
             assert_eq!(
                 r.is_disconnected(),
                 senders.is_empty(),

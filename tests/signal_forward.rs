@@ -150,7 +150,7 @@ fn kill_is_delivered_with_sender_fields() {
     assert_eq!(info.origin(), Origin::Kill);
     assert_eq!(info.name().to_string(), "SIGUSR1");
     assert_eq!(settled(1, || fwd.delivered(libc::SIGUSR1)), 1);
-    assert_eq!(fwd.dropped(libc::SIGUSR1), 0);
+    assert_eq!(fwd.lost(libc::SIGUSR1), 0);
     assert_eq!(fwd.signals(), [libc::SIGUSR1]);
 }
 
@@ -314,11 +314,15 @@ fn overflow_is_counted_per_signal() {
         raise(libc::SIGUSR1);
     }
     assert_eq!(fwd.delivered(libc::SIGUSR1), 2);
-    assert_eq!(fwd.dropped(libc::SIGUSR1), 3);
-    assert_eq!(rx.dropped(), 3, "the channel counts the same rejections");
+    assert_eq!(fwd.lost(libc::SIGUSR1), 3);
+    assert_eq!(
+        rx.full_rejections(),
+        3,
+        "the channel counts the same rejections"
+    );
     // Per signal: the other forwarded signal, unforwarded and invalid numbers read 0.
     for other in [libc::SIGUSR2, libc::SIGTERM, 0, -5, 10_000] {
-        assert_eq!(fwd.dropped(other), 0, "signal {other}");
+        assert_eq!(fwd.lost(other), 0, "signal {other}");
         assert_eq!(fwd.delivered(other), 0, "signal {other}");
     }
     assert_eq!(recv(&rx).signal, libc::SIGUSR1);
@@ -332,13 +336,10 @@ fn overflow_is_counted_per_signal() {
     // With the receiver gone, nothing can be queued: still counted, never silent.
     drop(rx);
     raise(libc::SIGUSR2);
-    assert_eq!(fwd.dropped(libc::SIGUSR2), 1);
+    assert_eq!(fwd.lost(libc::SIGUSR2), 1);
     assert_eq!(fwd.delivered(libc::SIGUSR2), 1);
     let debug = format!("{fwd:?}");
-    assert!(
-        debug.contains("SIGUSR2 (delivered 1, dropped 1)"),
-        "{debug}"
-    );
+    assert!(debug.contains("SIGUSR2 (delivered 1, lost 1)"), "{debug}");
 }
 
 #[test]
@@ -477,7 +478,7 @@ fn dropping_while_another_thread_raises_in_a_loop() {
 }
 
 /// A consumer thread that receives slowly until the channel disconnects; returns the
-/// values received and the channel's `dropped()` count.
+/// values received and the channel's `full_rejections()` count.
 fn slow_consumer(rx: Receiver<SigInfo>, pause: Duration) -> thread::JoinHandle<(Vec<usize>, u64)> {
     thread::spawn(move || {
         let mut values = Vec::new();
@@ -488,7 +489,7 @@ fn slow_consumer(rx: Receiver<SigInfo>, pause: Duration) -> thread::JoinHandle<(
                 thread::sleep(pause / 4);
             }
         }
-        (values, rx.dropped())
+        (values, rx.full_rejections())
     })
 }
 
@@ -517,7 +518,7 @@ fn burst_of_10000_realtime_signals_with_a_slow_consumer() {
     }
     assert_eq!(counter.runs(), N);
     // The counter runs after the forwarding action: all N forwarding actions are done.
-    let (delivered, dropped) = (fwd.delivered(signal), fwd.dropped(signal));
+    let (delivered, dropped) = (fwd.delivered(signal), fwd.lost(signal));
     assert_eq!(
         delivered + dropped,
         N,
@@ -553,7 +554,7 @@ fn burst_of_10000_standard_signals_with_a_slow_consumer() {
         raise(signal);
     }
     assert_eq!(counter.runs(), N);
-    let (delivered, dropped) = (fwd.delivered(signal), fwd.dropped(signal));
+    let (delivered, dropped) = (fwd.delivered(signal), fwd.lost(signal));
     assert_eq!(
         delivered + dropped,
         N,
@@ -588,7 +589,7 @@ fn burst_of_10000_standard_signals_with_a_slow_consumer() {
     victim.join().unwrap();
 
     let runs = counter.runs() - N;
-    let (delivered, dropped) = (fwd.delivered(signal), fwd.dropped(signal));
+    let (delivered, dropped) = (fwd.delivered(signal), fwd.lost(signal));
     // Standard signals coalesce while pending: at least one run, at most one per send.
     assert!((1..=N).contains(&runs), "runs {runs}");
     assert_eq!(

@@ -50,6 +50,6 @@ fn two_producers_one_consumer() {
             "producer A's values, in order, once: {got:?}"
         );
         assert_eq!(from_b, [20], "producer B's value, once: {got:?}");
-        assert_eq!(rx.dropped(), 0);
+        assert_eq!(rx.full_rejections(), 0);
     });
 }

@@ -56,7 +56,7 @@ fn laps(cap: usize, n: u32) {
     }
     assert_eq!(rx.recv(), Err(sigring::RecvError));
     let fulls = producer.join().unwrap();
-    assert_eq!(rx.dropped(), fulls, "every Full is counted");
+    assert_eq!(rx.full_rejections(), fulls, "every Full is counted");
 }
 
 /// Capacity 1, three values: three laps of the single slot, full after every push.

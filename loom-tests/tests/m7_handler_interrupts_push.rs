@@ -33,7 +33,7 @@ fn capacity_1_second_push_is_full() {
             (Err(true), Ok(())) => assert_eq!(rx.try_recv(), Ok(2)),
             other => panic!("capacity 1, two pushes: {other:?}"),
         }
-        assert_eq!(rx.dropped(), 1);
+        assert_eq!(rx.full_rejections(), 1);
         assert!(rx.try_recv().is_err());
     });
 }
@@ -62,7 +62,7 @@ fn capacity_2_across_a_lap_with_consumer() {
         first.join().unwrap();
         got.sort_unstable();
         assert_eq!(got, [1, 2]);
-        assert_eq!(rx.dropped(), 0);
+        assert_eq!(rx.full_rejections(), 0);
         drop(tx);
         assert!(rx.recv().is_err());
     });

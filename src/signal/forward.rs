@@ -18,7 +18,7 @@ struct Counts {
     /// Notifications queued into the channel.
     delivered: AtomicU64,
     /// Notifications not queued: the channel was full (or its receiver gone).
-    dropped: AtomicU64,
+    lost: AtomicU64,
 }
 
 /// Forwards every delivery of each of `signals` into `tx` as a [`SigInfo`], until the
@@ -30,7 +30,7 @@ struct Counts {
 /// receives every delivery) and any handler installed before the first registration for
 /// that signal, which keeps being called first. The action copies the `siginfo_t` into a
 /// [`SigInfo`] and calls [`Sender::try_send`]; when the channel is full it counts the loss
-/// instead, per signal, readable from [`Forwarding::dropped`]. Repeated signals in
+/// instead, per signal, readable from [`Forwarding::lost`]. Repeated signals in
 /// `signals` are forwarded once.
 ///
 /// # One notification means "at least one"
@@ -84,7 +84,7 @@ struct Counts {
 /// assert_eq!(info.origin(), Origin::Kill);
 /// assert_eq!(info.pid, std::process::id() as libc::pid_t);
 /// assert_eq!(forwarding.delivered(libc::SIGUSR1), 1);
-/// assert_eq!(forwarding.dropped(libc::SIGUSR1), 0);
+/// assert_eq!(forwarding.lost(libc::SIGUSR1), 0);
 ///
 /// let err = signal::forward(&[libc::SIGKILL], &tx).unwrap_err();
 /// assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
@@ -171,7 +171,7 @@ fn action(
             }
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
                 if let Some(c) = counter {
-                    c.dropped.fetch_add(1, Ordering::Relaxed);
+                    c.lost.fetch_add(1, Ordering::Relaxed);
                 }
             }
         }
@@ -210,12 +210,18 @@ impl Forwarding {
     ///
     /// Standard signals also coalesce in the kernel before any handler runs; those merges
     /// are not seen by anyone and not counted here (see [`forward`]).
+    pub fn lost(&self, signal: c_int) -> u64 {
+        self.count(signal, |c| &c.lost)
+    }
+
+    /// The old name of [`lost`](Forwarding::lost).
+    #[deprecated(since = "0.2.0", note = "renamed to `lost`")]
     pub fn dropped(&self, signal: c_int) -> u64 {
-        self.count(signal, |c| &c.dropped)
+        self.lost(signal)
     }
 
     /// How many deliveries of `signal` were queued into the channel. With
-    /// [`dropped`](Forwarding::dropped), this accounts for every run of this forwarding's
+    /// [`lost`](Forwarding::lost), this accounts for every run of this forwarding's
     /// action for `signal`.
     pub fn delivered(&self, signal: c_int) -> u64 {
         self.count(signal, |c| &c.delivered)
@@ -263,10 +269,10 @@ impl fmt::Debug for Forwarding {
         let mut list = f.debug_list();
         for &signal in &self.signals {
             list.entry(&format_args!(
-                "{} (delivered {}, dropped {})",
+                "{} (delivered {}, lost {})",
                 name(signal),
                 self.delivered(signal),
-                self.dropped(signal)
+                self.lost(signal)
             ));
         }
         list.finish()

@@ -5,7 +5,7 @@
 //!   [`signal-hook-registry`](https://docs.rs/signal-hook-registry), so it coexists with
 //!   `tokio::signal`, `signal-hook` and handlers installed before) that copies the
 //!   `siginfo_t` into a [`SigInfo`] and [`try_send`](crate::Sender::try_send)s it. A full
-//!   channel costs a counted loss ([`Forwarding::dropped`]), never a block.
+//!   channel costs a counted loss ([`Forwarding::lost`]), never a block.
 //! * Thread hygiene: [`block`] signals on this thread, or [`spawn_blocked`] threads that
 //!   never take them, so process-directed signals land on the one thread meant to take
 //!   them.
@@ -25,7 +25,7 @@
 //! |------|-------------------|
 //! | the action [`forward`] registers | yes: `getpid`, a copy, `try_send`, an atomic add |
 //! | [`forward`], dropping a [`Forwarding`] | no (registry lock, allocation) |
-//! | [`Forwarding::dropped`], `delivered`, `signals` | yes (atomic loads) |
+//! | [`Forwarding::lost`], `delivered`, `signals` | yes (atomic loads) |
 //! | [`SigInfo::from_siginfo`], [`origin`](SigInfo::origin), [`name`](SigInfo::name) | yes |
 //! | [`SignalName::as_str`] | yes (formatting one is not) |
 //! | [`block`], dropping a [`BlockGuard`] | yes (`pthread_sigmask`), on valid input |

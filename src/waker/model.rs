@@ -12,8 +12,8 @@
 //!
 //! The kernel updates an eventfd counter (or a pipe's buffer) under a lock, so the writes
 //! and reads of the fd are read-modify-writes in one total order, and each synchronizes
-//! with the one before it. The model keeps that: [`Model::signal`] and [`Model::consume`]
-//! are both `swap`s. (A plain `store` in `signal` would also be weaker than the real fd in
+//! with the one before it. The model keeps that: [`Model::post`] and [`Model::consume`]
+//! are both `swap`s. (A plain `store` in `post` would also be weaker than the real fd in
 //! loom's eyes: loom orders a plain store and a concurrent RMW of the same atomic only
 //! partially, and may then let a later `Acquire` load that happens-after the store return
 //! the RMW's older value. That reports a lost wake-up that a real fd cannot have.)
@@ -21,30 +21,41 @@
 use std::io;
 use std::time::Instant;
 
+use super::Backend;
 use crate::sync::{AtomicBool, Notify, Ordering};
 
 #[derive(Debug)]
 pub(crate) struct Model {
     /// Whether the modeled fd is readable (a token is in it).
     token: AtomicBool,
-    /// Where the consumer "sleeps in poll"; [`Model::signal`] wakes it.
+    /// Where the consumer "sleeps in poll"; [`Model::post`] wakes it.
     notify: Notify,
 }
 
 impl Model {
-    pub(crate) fn new() -> io::Result<Self> {
-        Ok(Model {
+    pub(crate) fn new() -> Self {
+        Model {
             token: AtomicBool::new(false),
             notify: Notify::new(),
-        })
+        }
+    }
+
+    /// Nothing to create.
+    pub(crate) fn install(&self, _backend: Backend) -> io::Result<()> {
+        Ok(())
+    }
+
+    /// The model stands for whichever backend.
+    pub(crate) fn backend(&self) -> Backend {
+        Backend::Auto
     }
 
     /// "write(2) one token": the fd becomes readable and a sleeper wakes.
     ///
     /// Checks the protocol's promise that at most one token is ever outstanding (only the
-    /// writer that moved the flag `ARMED -> SIGNALED` writes, and the flag is `ARMED` only
+    /// writer that moved the flag `ARMED -> POSTED` writes, and the flag is `ARMED` only
     /// while the fd is empty): a second token would mean a pipe could fill up.
-    pub(crate) fn signal(&self) {
+    pub(crate) fn post(&self) {
         let outstanding = self.token.swap(true, Ordering::AcqRel);
         assert!(
             !outstanding,

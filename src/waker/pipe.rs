@@ -1,55 +1,35 @@
 //! The portable backend: a self-pipe. Producers write one byte to the write end; the
 //! consumer polls and drains the read end.
 //!
-//! Same API as `eventfd.rs`: `new`, `signal`, `consume`, `read_fd`. The wake protocol lets
-//! at most one token be outstanding at a time, so the pipe never fills; if it ever did,
-//! `EAGAIN` would be harmless (the read end is readable already).
+//! Same API as `eventfd.rs`: `create`, `TOKEN`, `consume`. The wake protocol lets at most
+//! one token be outstanding at a time, so the pipe never fills; if it ever did, `EAGAIN`
+//! would be harmless (the read end is readable already).
 
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{OwnedFd, RawFd};
 
 use crate::sys;
 
-#[derive(Debug)]
-pub(crate) struct Pipe {
-    read: OwnedFd,
-    write: OwnedFd,
+/// What one token write puts into the pipe.
+pub(super) const TOKEN: &[u8] = &[1u8];
+
+/// A new pipe, both ends non-blocking and close-on-exec: `(read end, Some(write end))`.
+pub(super) fn create() -> io::Result<(OwnedFd, Option<OwnedFd>)> {
+    let mut fds = [-1; 2];
+    create_raw(&mut fds)?;
+    Ok((sys::owned_fd(fds[0])?, Some(sys::owned_fd(fds[1])?)))
 }
 
-impl Pipe {
-    /// A new pipe, both ends non-blocking and close-on-exec.
-    pub(crate) fn new() -> io::Result<Self> {
-        let mut fds = [-1; 2];
-        create(&mut fds)?;
-        Ok(Pipe {
-            read: sys::owned_fd(fds[0])?,
-            write: sys::owned_fd(fds[1])?,
-        })
-    }
-
-    /// Writes one byte: the read end becomes readable. One `write(2)`.
-    /// Async-signal-safe; preserves `errno`.
-    #[inline]
-    pub(crate) fn signal(&self) {
-        sys::write_token(self.write.as_raw_fd(), &[1u8]);
-    }
-
-    /// Drains the read end; returns whether any byte was there.
-    pub(crate) fn consume(&self) -> bool {
-        let mut buf = [0u8; 64];
-        let mut any = false;
-        loop {
-            let n = sys::read_nonblocking(self.read.as_raw_fd(), &mut buf);
-            any |= n > 0;
-            if n < buf.len() {
-                return any;
-            }
+/// Drains the read end; returns whether any byte was there.
+pub(super) fn consume(fd: RawFd) -> bool {
+    let mut buf = [0u8; 64];
+    let mut any = false;
+    loop {
+        let n = sys::read_nonblocking(fd, &mut buf);
+        any |= n > 0;
+        if n < buf.len() {
+            return any;
         }
-    }
-
-    /// The fd to poll for readability: the read end.
-    pub(crate) fn read_fd(&self) -> BorrowedFd<'_> {
-        self.read.as_fd()
     }
 }
 
@@ -63,7 +43,7 @@ impl Pipe {
     target_os = "illumos",
     target_os = "solaris"
 ))]
-fn create(fds: &mut [libc::c_int; 2]) -> io::Result<()> {
+fn create_raw(fds: &mut [libc::c_int; 2]) -> io::Result<()> {
     // SAFETY: `fds` has room for the two descriptors pipe2 writes.
     if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) } != 0 {
         return Err(io::Error::last_os_error());
@@ -81,7 +61,8 @@ fn create(fds: &mut [libc::c_int; 2]) -> io::Result<()> {
     target_os = "illumos",
     target_os = "solaris"
 )))]
-fn create(fds: &mut [libc::c_int; 2]) -> io::Result<()> {
+fn create_raw(fds: &mut [libc::c_int; 2]) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
     // SAFETY: `fds` has room for the two descriptors pipe writes.
     if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
         return Err(io::Error::last_os_error());
