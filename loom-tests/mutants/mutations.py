@@ -1,17 +1,36 @@
-"""The deliberate breakages that show the loom models have teeth (see `run`).
+r"""The deliberate breakages that show the loom models have teeth (see `run`).
 
-Each mutation: id, what it breaks, and (file, old, new) edits; `old` must occur exactly
-once in `file`. Applied only to a scratch copy of the tree, never to the checkout.
+Each mutation: id, what it breaks, and (file, old, new) edits, applied in order. Applied
+only to a scratch copy of the tree or in memory, never to the checkout.
 
-    python3 mutations.py ROOT ID    # apply mutation ID to the tree at ROOT
-    python3 mutations.py --list     # print the ids and what they break
+    python3 mutations.py ROOT ID       # apply mutation ID to the tree at ROOT (used by `run`)
+    python3 mutations.py --check ROOT  # every mutation applies to ROOT? (in memory; CI runs it)
+    python3 mutations.py --check ROOT ID...   # some of them
+    python3 mutations.py --list        # print the ids and what they break
+
+How `old` is found: modulo layout, so reflowing or re-indenting the code does not lose a
+mutation. Whitespace at either end of `old` is ignored; inside it, whitespace matters only
+between two identifier characters (`let tail` needs some whitespace there, `a.b(c)` also
+matches `a\n    .b( c )`), and any run of it matches any other run. The pattern must then
+occur exactly once in the file, or the mutation fails to apply, naming the file and the
+count. The span that matched, exactly as it is in the file, is replaced by `new` (minus
+whatever whitespace `new` shares with `old`'s two ends, so the surrounding layout stays).
+
+Keep patterns to code, not comments: a reworded comment should not lose a mutation. When
+the code itself changes, `--check` (the `mutants-apply` stage of .ci/verify, seconds) names
+every mutation that no longer applies; `run` checks the same before its long loop.
 """
+import os
+import re
+import subprocess
 import sys
+
+NL = "\n"
 
 M = [
  ("M1", "pop: Relaxed instead of Acquire on the consumer's stamp load",
-  [("src/ring.rs", "        // Acquire: pairs with the producer's publishing Release.\n        let stamp = slot.stamp.load(Ordering::Acquire);",
-                   "        // Acquire: pairs with the producer's publishing Release.\n        let stamp = slot.stamp.load(Ordering::Relaxed);")]),
+  [("src/ring.rs", "let stamp = slot.stamp.load(Ordering::Acquire);\n        if stamp != head.wrapping_add(1) {",
+                   "let stamp = slot.stamp.load(Ordering::Relaxed);\n        if stamp != head.wrapping_add(1) {")]),
  ("M2", "push: Relaxed instead of Release on the publishing stamp store",
   [("src/ring.rs", "slot.stamp.store(tail + 1, Ordering::Release);", "slot.stamp.store(tail + 1, Ordering::Relaxed);")]),
  ("M3a", "prepare_wait re-check: sync_tail's RMW replaced by a plain Relaxed load",
@@ -58,27 +77,138 @@ M = [
 ]
 
 
-def apply(root, mid):
+def pattern(old):
+    """The regex that finds `old` modulo layout (see the module docstring)."""
+    core = old.strip()
+    out = []
+    prev = None  # last non-whitespace character emitted
+    gap = False  # whitespace between `prev` and the current character
+    for ch in core:
+        if ch.isspace():
+            gap = True
+            continue
+        if prev is not None:
+            words = (prev.isalnum() or prev == "_") and (ch.isalnum() or ch == "_")
+            if words:
+                out.append(r"\s+" if gap else "")
+            else:
+                out.append(r"\s*")
+        out.append(re.escape(ch))
+        prev, gap = ch, False
+    return re.compile("".join(out))
+
+
+def edit(text, f, old, new):
+    """`text` with the one occurrence of `old` replaced by `new`; raises ValueError naming
+    the file, the count and where the pattern's first line does occur, if not exactly one."""
+    found = list(pattern(old).finditer(text))
+    if len(found) != 1:
+        where = [f"{f}:{text.count(NL, 0, m.start()) + 1}" for m in found]
+        msg = f"{f}: pattern found {len(found)} times" + (f" (at {', '.join(where)})" if where else "")
+        first = old.strip().split(NL)[0].strip()
+        hits = [text.count(NL, 0, m.start()) + 1 for m in pattern(first).finditer(text)]
+        if not found and hits:
+            msg += f"; its first line {first!r} is at line {', '.join(map(str, hits[:5]))}"
+        elif not found:
+            msg += f"; not even its first line {first!r} occurs (the code moved?)"
+        raise ValueError(msg)
+    lead = old[: len(old) - len(old.lstrip())]
+    trail = old[len(old.rstrip()) :]
+    if lead and new.startswith(lead):
+        new = new[len(lead) :]
+    if trail and new.endswith(trail):
+        new = new[: -len(trail)]
+    start, end = found[0].span()
+    line = text.count("\n", 0, start) + 1
+    if not new and "\n" in trail:
+        # Removing whole lines: take their indentation and line end too.
+        bol = text.rfind("\n", 0, start) + 1
+        eol = text.find("\n", end)
+        if not text[bol:start].strip() and eol >= 0 and not text[end:eol].strip():
+            start, end = bol, eol + 1
+    return text[:start] + new + text[end:], line
+
+
+def mutate(read, mid):
+    """Applies mutation `mid` to the files `read(path)` returns: ({path: new text}, what it
+    breaks, ["file:line", ...] of each edit). Raises ValueError if it does not apply."""
     for m in M:
         if m[0] == mid:
+            texts, lines = {}, []
             for f, old, new in m[2]:
-                path = root + "/" + f
-                with open(path) as fh:
-                    text = fh.read()
-                n = text.count(old)
-                if n != 1:
-                    sys.exit(f"{mid}: the pattern occurs {n} times in {f} (the code moved?)")
-                with open(path, "w") as fh:
-                    fh.write(text.replace(old, new))
-            return m[1]
-    sys.exit("unknown mutation " + mid)
+                if f not in texts:
+                    texts[f] = read(f)
+                if pattern(old).fullmatch(new.strip()):
+                    raise ValueError(f"{f}: the edit changes only layout")
+                texts[f], line = edit(texts[f], f, old, new)
+                lines.append(f"{f}:{line}")
+            return texts, m[1], lines
+    raise ValueError("unknown mutation " + mid)
+
+
+def reader(root):
+    """Reads files under `root`; in a git checkout, only tracked ones (`run` copies no other)."""
+    tracked = None
+    top = subprocess.run(["git", "-C", root, "rev-parse", "--show-toplevel"], capture_output=True, text=True)
+    if top.returncode == 0 and os.path.realpath(top.stdout.strip()) == os.path.realpath(root):
+        files = subprocess.run(["git", "-C", root, "ls-files", "-z"], capture_output=True, text=True)
+        tracked = set(files.stdout.split("\0")) if files.returncode == 0 else None
+
+    def read(f):
+        if tracked is not None and f not in tracked:
+            raise ValueError(f"{f}: not tracked by git, so not in `run`'s scratch copy")
+        try:
+            with open(os.path.join(root, f)) as fh:
+                return fh.read()
+        except OSError as e:
+            raise ValueError(f"{f}: {e.strerror}")
+    return read
+
+
+def apply(root, mid):
+    """Applies mutation `mid` to the files under `root`, in place."""
+    texts, what, _ = mutate(reader(root), mid)
+    for f, text in texts.items():
+        with open(os.path.join(root, f), "w") as fh:
+            fh.write(text)
+    return what
+
+
+def check(root, wanted=()):
+    """Applies every mutation (or those in `wanted`) in memory to the files under `root`;
+    prints one line each, and returns 0 if all apply."""
+    failed = []
+    ids = [m[0] for m in M]
+    for mid in sorted({i for i in ids if ids.count(i) > 1}):
+        print(f"FAIL  {mid}: the id is used twice")
+        failed.append(mid)
+    read = reader(root)
+    for mid in wanted or ids:
+        try:
+            _, _, lines = mutate(read, mid)
+            print(f"ok    {mid:5} {' '.join(lines)}")
+        except ValueError as e:
+            print(f"FAIL  {mid:5} {e}")
+            failed.append(mid)
+    sys.stdout.flush()
+    if failed:
+        print(f"mutations: {len(failed)} of {len(wanted or ids)} do not apply: {' '.join(failed)}", file=sys.stderr)
+        return 1
+    print(f"mutations: all {len(wanted or ids)} apply, each pattern found exactly once")
+    return 0
 
 
 if __name__ == "__main__":
-    if sys.argv[1:] == ["--list"]:
+    args = sys.argv[1:]
+    if args == ["--list"]:
         for m in M:
             print(f"{m[0]}\t{m[1]}")
-    elif len(sys.argv) == 3:
-        print(apply(sys.argv[1], sys.argv[2]))
+    elif len(args) >= 2 and args[0] == "--check":
+        sys.exit(check(args[1], args[2:]))
+    elif len(args) == 2 and not args[0].startswith("-"):
+        try:
+            print(apply(args[0], args[1]))
+        except ValueError as e:
+            sys.exit(f"{args[1]}: {e}")
     else:
         sys.exit(__doc__)
