@@ -35,56 +35,50 @@ pub(crate) fn write(dir: &Path, md: &str, results: &Results) -> Result<Vec<PathB
 
 /// The run as the JSON holds it.
 pub(crate) fn results(meta: Meta, tables: &[Table], targets: Vec<Target>) -> Results {
-    let scenarios = tables
-        .iter()
-        .map(|t| schema::Scenario {
-            key: t.key.to_string(),
-            title: t.title.clone(),
-            about: t.about.clone(),
-            load: t.load.clone(),
-            seconds: t.seconds,
-            metrics: t
-                .metrics
-                .iter()
-                .map(|m| schema::Metric {
-                    key: m.key.to_string(),
-                    label: m.label.to_string(),
-                    higher_is_better: m.higher_is_better,
-                })
-                .collect(),
-            rows: t
-                .rows
-                .iter()
-                .map(|r| schema::Row {
-                    peer: r.peer.key().to_string(),
-                    label: r.label(),
-                    reference: r.peer.is_reference(),
-                    note: r.note.clone(),
-                    values: schema::Values(
-                        t.metrics
-                            .iter()
-                            .zip(&r.samples)
-                            .map(|(m, s)| {
-                                let (median, min, max) =
-                                    stat(s).unwrap_or((f64::NAN, f64::NAN, f64::NAN));
-                                let value = schema::Value {
-                                    median,
-                                    min,
-                                    max,
-                                    samples: s.clone(),
-                                };
-                                (m.key.to_string(), value)
-                            })
-                            .collect(),
-                    ),
-                })
-                .collect(),
-        })
-        .collect();
     Results {
         meta,
-        scenarios,
+        scenarios: tables.iter().map(scenario).collect(),
         targets,
+    }
+}
+
+fn scenario(t: &Table) -> schema::Scenario {
+    let metrics = t.metrics.iter().map(|m| schema::Metric {
+        key: m.key.to_string(),
+        label: m.label.to_string(),
+        higher_is_better: m.higher_is_better,
+    });
+    let rows = t.rows.iter().map(|r| schema::Row {
+        peer: r.peer.key().to_string(),
+        label: r.label(),
+        reference: r.peer.is_reference(),
+        note: r.note.clone(),
+        values: schema::Values(
+            t.metrics
+                .iter()
+                .zip(&r.samples)
+                .map(|(m, s)| (m.key.to_string(), value(s)))
+                .collect(),
+        ),
+    });
+    schema::Scenario {
+        key: t.key.to_string(),
+        title: t.title.clone(),
+        about: t.about.clone(),
+        load: t.load.clone(),
+        seconds: t.seconds,
+        metrics: metrics.collect(),
+        rows: rows.collect(),
+    }
+}
+
+fn value(samples: &[f64]) -> schema::Value {
+    let (median, min, max) = stat(samples).unwrap_or((f64::NAN, f64::NAN, f64::NAN));
+    schema::Value {
+        median,
+        min,
+        max,
+        samples: samples.to_vec(),
     }
 }
 
@@ -264,6 +258,8 @@ pub(crate) fn targets(scenarios: &[Table]) -> Vec<Target> {
     out
 }
 
+/// The report: the run, a summary of the headline numbers, the targets, then one table per
+/// scenario with its method.
 pub(crate) fn markdown(meta: &Meta, scenarios: &[Table], targets: &[Target]) -> String {
     let mut md = String::new();
     let _ = writeln!(md, "# sigring benchmark results\n");
