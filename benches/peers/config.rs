@@ -25,7 +25,7 @@ OPTIONS:
   --no-save          write nothing, print only
 
 A quick look at one scenario (a few seconds, nothing written):
-  cargo bench --bench peers -- --only spsc --peers none --reps 1 --scale 0.1
+  cargo bench --bench peers -- --only spsc --peers sigring-eventfd --reps 1 --scale 0.1
 ";
 
 pub(crate) struct Config {
