@@ -7,12 +7,20 @@
 //! ```
 //!
 //! `peers` calls this after every saved run, so one `cargo bench --bench peers` regenerates
-//! the tables, the JSON and the charts. No plotting dependency: a minimal JSON reader and
-//! string-built SVG.
+//! the tables, the JSON and the charts. No plotting dependency: the JSON is read with
+//! `serde_json` into the schema both benches share (`peers/schema.rs`), the SVG is built
+//! as a string.
+
+/// The results file's schema, shared with the `peers` bench (which reaches it as
+/// `chart::schema`).
+#[path = "peers/schema.rs"]
+pub(crate) mod schema;
 
 use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
+
+use schema::Results;
 
 fn main() {
     let args: Vec<String> = std::env::args()
@@ -35,217 +43,6 @@ fn main() {
             std::process::exit(1);
         }
     }
-}
-
-// ------------------------------------------------------------------------------------------
-// A minimal JSON reader (objects, arrays, strings, numbers, true/false/null).
-// ------------------------------------------------------------------------------------------
-
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Json {
-    Null,
-    Bool(bool),
-    Num(f64),
-    Str(String),
-    Arr(Vec<Json>),
-    Obj(Vec<(String, Json)>),
-}
-
-impl Json {
-    pub(crate) fn get(&self, key: &str) -> Option<&Json> {
-        match self {
-            Json::Obj(kv) => kv.iter().find(|(k, _)| k == key).map(|(_, v)| v),
-            _ => None,
-        }
-    }
-
-    pub(crate) fn str(&self) -> Option<&str> {
-        match self {
-            Json::Str(s) => Some(s),
-            _ => None,
-        }
-    }
-
-    pub(crate) fn num(&self) -> Option<f64> {
-        match self {
-            Json::Num(n) => Some(*n),
-            _ => None,
-        }
-    }
-
-    pub(crate) fn arr(&self) -> &[Json] {
-        match self {
-            Json::Arr(a) => a,
-            _ => &[],
-        }
-    }
-}
-
-struct Parser<'a> {
-    s: &'a [u8],
-    i: usize,
-}
-
-impl Parser<'_> {
-    fn ws(&mut self) {
-        while self.i < self.s.len() && self.s[self.i].is_ascii_whitespace() {
-            self.i += 1;
-        }
-    }
-
-    fn err<T>(&self, what: &str) -> Result<T, String> {
-        Err(format!("JSON: {what} at byte {}", self.i))
-    }
-
-    fn eat(&mut self, c: u8) -> Result<(), String> {
-        self.ws();
-        if self.s.get(self.i) == Some(&c) {
-            self.i += 1;
-            Ok(())
-        } else {
-            self.err(&format!("expected '{}'", c as char))
-        }
-    }
-
-    fn value(&mut self) -> Result<Json, String> {
-        self.ws();
-        match self.s.get(self.i) {
-            Some(b'{') => {
-                self.i += 1;
-                let mut kv = Vec::new();
-                self.ws();
-                if self.s.get(self.i) == Some(&b'}') {
-                    self.i += 1;
-                    return Ok(Json::Obj(kv));
-                }
-                loop {
-                    self.ws();
-                    let k = self.string()?;
-                    self.eat(b':')?;
-                    kv.push((k, self.value()?));
-                    self.ws();
-                    match self.s.get(self.i) {
-                        Some(b',') => self.i += 1,
-                        Some(b'}') => {
-                            self.i += 1;
-                            return Ok(Json::Obj(kv));
-                        }
-                        _ => return self.err("expected ',' or '}'"),
-                    }
-                }
-            }
-            Some(b'[') => {
-                self.i += 1;
-                let mut a = Vec::new();
-                self.ws();
-                if self.s.get(self.i) == Some(&b']') {
-                    self.i += 1;
-                    return Ok(Json::Arr(a));
-                }
-                loop {
-                    a.push(self.value()?);
-                    self.ws();
-                    match self.s.get(self.i) {
-                        Some(b',') => self.i += 1,
-                        Some(b']') => {
-                            self.i += 1;
-                            return Ok(Json::Arr(a));
-                        }
-                        _ => return self.err("expected ',' or ']'"),
-                    }
-                }
-            }
-            Some(b'"') => Ok(Json::Str(self.string()?)),
-            Some(b't') => self.word("true", Json::Bool(true)),
-            Some(b'f') => self.word("false", Json::Bool(false)),
-            Some(b'n') => self.word("null", Json::Null),
-            Some(_) => {
-                let start = self.i;
-                while self.i < self.s.len()
-                    && matches!(
-                        self.s[self.i],
-                        b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9'
-                    )
-                {
-                    self.i += 1;
-                }
-                std::str::from_utf8(&self.s[start..self.i])
-                    .ok()
-                    .and_then(|t| t.parse().ok())
-                    .map(Json::Num)
-                    .map_or_else(|| self.err("bad number"), Ok)
-            }
-            None => self.err("unexpected end"),
-        }
-    }
-
-    fn word(&mut self, w: &str, v: Json) -> Result<Json, String> {
-        if self.s[self.i..].starts_with(w.as_bytes()) {
-            self.i += w.len();
-            Ok(v)
-        } else {
-            self.err("bad literal")
-        }
-    }
-
-    fn string(&mut self) -> Result<String, String> {
-        if self.s.get(self.i) != Some(&b'"') {
-            return self.err("expected a string");
-        }
-        self.i += 1;
-        let mut out = Vec::new();
-        loop {
-            match self.s.get(self.i) {
-                None => return self.err("unterminated string"),
-                Some(b'"') => {
-                    self.i += 1;
-                    return String::from_utf8(out).or_else(|_| self.err("bad UTF-8"));
-                }
-                Some(b'\\') => {
-                    let c = self.s.get(self.i + 1).copied();
-                    self.i += 2;
-                    match c {
-                        Some(b'n') => out.push(b'\n'),
-                        Some(b't') => out.push(b'\t'),
-                        Some(b'r') => out.push(b'\r'),
-                        Some(b'u') => {
-                            let hex = self
-                                .s
-                                .get(self.i..self.i + 4)
-                                .and_then(|h| std::str::from_utf8(h).ok())
-                                .and_then(|h| u32::from_str_radix(h, 16).ok())
-                                .and_then(char::from_u32);
-                            let Some(ch) = hex else {
-                                return self.err("bad \\u escape");
-                            };
-                            self.i += 4;
-                            let mut b = [0; 4];
-                            out.extend_from_slice(ch.encode_utf8(&mut b).as_bytes());
-                        }
-                        Some(c) => out.push(c),
-                        None => return self.err("unterminated escape"),
-                    }
-                }
-                Some(&c) => {
-                    out.push(c);
-                    self.i += 1;
-                }
-            }
-        }
-    }
-}
-
-pub(crate) fn parse(text: &str) -> Result<Json, String> {
-    let mut p = Parser {
-        s: text.as_bytes(),
-        i: 0,
-    };
-    let v = p.value()?;
-    p.ws();
-    if p.i != p.s.len() {
-        return p.err("trailing characters");
-    }
-    Ok(v)
 }
 
 // ------------------------------------------------------------------------------------------
@@ -300,37 +97,25 @@ fn color(peer: &str, reference: bool) -> &'static str {
 
 /// Takes `metric` of scenario `key` from the results, in the order the rows were run,
 /// skipping rows whose label starts with one of `skip`.
-fn panel(results: &Json, (key, metric, title, skip): &PanelSpec) -> Option<Panel> {
-    let sc = results
-        .get("scenarios")?
-        .arr()
-        .iter()
-        .find(|s| s.get("key").and_then(Json::str) == Some(key))?;
-    let m = sc
-        .get("metrics")?
-        .arr()
-        .iter()
-        .find(|m| m.get("key").and_then(Json::str) == Some(metric))?;
-    let higher_is_better = m.get("higher_is_better") == Some(&Json::Bool(true));
-    let label = m.get("label").and_then(Json::str).unwrap_or(metric);
+fn panel(results: &Results, (key, metric, title, skip): &PanelSpec) -> Option<Panel> {
+    let sc = results.scenarios.iter().find(|s| s.key == *key)?;
+    let m = sc.metrics.iter().find(|m| m.key == *metric)?;
     let bars: Vec<Bar> = sc
-        .get("rows")?
-        .arr()
+        .rows
         .iter()
+        .filter(|r| !skip.iter().any(|s| r.label.starts_with(s)))
         .filter_map(|r| {
-            let label = r.get("label")?.str()?;
-            if skip.iter().any(|s| label.starts_with(s)) {
+            let v = r.values.get(metric)?;
+            if v.median.is_nan() {
                 return None;
             }
-            let v = r.get("values")?.get(metric)?;
-            let median = v.get("median")?.num()?;
             Some(Bar {
-                label: label.to_string(),
-                peer: r.get("peer")?.str()?.to_string(),
-                reference: r.get("reference") == Some(&Json::Bool(true)),
-                median,
-                min: v.get("min").and_then(Json::num).unwrap_or(median),
-                max: v.get("max").and_then(Json::num).unwrap_or(median),
+                label: r.label.clone(),
+                peer: r.peer.clone(),
+                reference: r.reference,
+                median: v.median,
+                min: if v.min.is_nan() { v.median } else { v.min },
+                max: if v.max.is_nan() { v.median } else { v.max },
             })
         })
         .collect();
@@ -339,14 +124,15 @@ fn panel(results: &Json, (key, metric, title, skip): &PanelSpec) -> Option<Panel
     }
     Some(Panel {
         title: format!(
-            "{title}: {label}, {}",
-            if higher_is_better {
+            "{title}: {}, {}",
+            m.label,
+            if m.higher_is_better {
                 "higher is better"
             } else {
                 "lower is better"
             }
         ),
-        higher_is_better,
+        higher_is_better: m.higher_is_better,
         bars,
     })
 }
@@ -499,24 +285,11 @@ type PanelSpec = (
 /// Reads the results JSON and writes the two charts into `dir`.
 pub(crate) fn render_files(json: &Path, dir: &Path) -> Result<Vec<PathBuf>, String> {
     let text = fs::read_to_string(json).map_err(|e| e.to_string())?;
-    let results = parse(&text)?;
-    let meta = results.get("meta");
-    let meta_str = |k: &str| {
-        meta.and_then(|m| m.get(k))
-            .and_then(Json::str)
-            .unwrap_or("?")
-            .to_string()
-    };
-    let cpus = meta
-        .and_then(|m| m.get("cpus"))
-        .and_then(Json::num)
-        .unwrap_or(0.0);
+    let results: Results = serde_json::from_str(&text).map_err(|e| format!("JSON: {e}"))?;
+    let meta = &results.meta;
     let subtitle = format!(
-        "{}, {cpus} CPUs, Linux {}; load at start {}; capacity 1024, 16-byte messages; `{}`",
-        meta_str("cpu"),
-        meta_str("kernel"),
-        meta_str("load_start"),
-        meta_str("command")
+        "{}, {} CPUs, Linux {}; load at start {}; capacity {}, 16-byte messages; `{}`",
+        meta.cpu, meta.cpus, meta.kernel, meta.load_start, meta.capacity, meta.command
     );
     let mut written = Vec::new();
     let sets: [(&str, &str, &[PanelSpec]); 2] = [
@@ -527,6 +300,13 @@ pub(crate) fn render_files(json: &Path, dir: &Path) -> Result<Vec<PathBuf>, Stri
                 ("spsc", "mmsg_s", "spsc (1 producer)", &[]),
                 ("mpsc2", "mmsg_s", "mpsc2 (2 producers)", &[]),
                 ("mpsc4", "mmsg_s", "mpsc4 (4 producers)", &[]),
+                ("mpsc16", "mmsg_s", "mpsc16 (16 producers)", &[]),
+                (
+                    "slow_consumer",
+                    "mmsg_s",
+                    "slow_consumer (4 producers, ~1 us per value)",
+                    &[],
+                ),
             ],
         ),
         (
@@ -536,6 +316,12 @@ pub(crate) fn render_files(json: &Path, dir: &Path) -> Result<Vec<PathBuf>, Stri
                 ("pingpong", "p50_us", "pingpong one-way", &[]),
                 ("idle_wake", "p50_us", "idle_wake send-to-receive", &[]),
                 ("idle_wake", "cpu_us_per_msg", "idle_wake", &[]),
+                (
+                    "slow_consumer",
+                    "producer_cpu_us_per_msg",
+                    "slow_consumer",
+                    &[],
+                ),
                 (
                     "syscalls",
                     "spsc",
