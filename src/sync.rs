@@ -20,6 +20,7 @@
 //!   space small.
 //! * [`passed`] never reports a deadline as passed: loom has no clock, and its modeled fd
 //!   already treats a timed wait as expiring at once (`waker/model.rs`).
+//! * [`Backoff`] is complete at once (see there).
 //! * [`Barrier`] is a pair of `SeqCst` fences, which loom models exactly, where the shipped
 //!   build may use the kernel's `membarrier(2)` (see [`Barrier`]).
 
@@ -61,6 +62,33 @@ pub(crate) fn yield_now() {
     std::thread::yield_now();
     #[cfg(sigring_loom)]
     loom::thread::yield_now();
+}
+
+/// Exponential backoff for ordinary threads (never a handler path): crossbeam's, which
+/// spins and then yields. Under loom it is complete at once: a bounded spin is only a
+/// faster path to the sleep that the models do cover, and every look would multiply the
+/// interleavings.
+#[cfg(not(sigring_loom))]
+pub(crate) use crossbeam_utils::Backoff;
+
+/// Under loom: a backoff that is complete at once (see above).
+#[cfg(sigring_loom)]
+#[derive(Debug, Default)]
+pub(crate) struct Backoff;
+
+#[cfg(sigring_loom)]
+impl Backoff {
+    pub(crate) fn new() -> Self {
+        Backoff
+    }
+
+    pub(crate) fn is_completed(&self) -> bool {
+        true
+    }
+
+    pub(crate) fn snooze(&self) {
+        loom::thread::yield_now();
+    }
 }
 
 /// Whether `deadline` has passed. Under loom, never (see the module docs).

@@ -49,13 +49,13 @@
 use std::cell::Cell;
 use std::time::{Duration, Instant};
 
-use crossbeam_utils::{Backoff, CachePadded};
+use crossbeam_utils::CachePadded;
 
 use crate::channel::{Consumer, Ready};
 use crate::error::{RecvTimeoutError, SendTimeoutError, TryRecvError};
 use crate::ring::PushError;
 use crate::spin::{SpinPolicy, BATCH_PAUSES};
-use crate::sync::{self, const_fn, AtomicUsize, Barrier, Condvar, Mutex, Ordering};
+use crate::sync::{self, const_fn, AtomicUsize, Backoff, Barrier, Condvar, Mutex, Ordering};
 
 /// How long `recv` waits on the fd at a time while a slot is claimed but unpublished.
 const BUSY_WAIT: Duration = Duration::from_millis(1);

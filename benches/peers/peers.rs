@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 
 use crossbeam_utils::Backoff;
-use sigring::{Backend, Builder, TrySendError};
+use sigring::{Backend, Builder};
 
 /// The capacity of every channel.
 pub(crate) const CAP: usize = 1024;
@@ -37,7 +37,7 @@ pub(crate) trait Chan {
 }
 
 /// The producer-side retry policy for the peers that only have a `try_send`/`push`
-/// (`ArrayQueue`, and sigring until it has a blocking `send`): crossbeam's
+/// (`ArrayQueue`): crossbeam's
 /// `Backoff::snooze`, i.e. spin 1, 2, 4, ... 64 pause instructions, then `sched_yield` on
 /// every further retry. The blocking peers (crossbeam-channel, flume, thingbuf, std) do
 /// about the same internally before they park.
@@ -59,17 +59,13 @@ fn send_retrying(mut v: Msg, mut try_send: impl FnMut(Msg) -> Result<(), Msg>) {
 pub(crate) struct Sigring<const PIPE: bool>;
 
 /// How every sigring producer of the blocking scenarios sends (throughput, pingpong,
-/// idle_wake, mpsc16, slow_consumer): the one place to switch to the blocking
-/// `Sender::send` once the crate has it. Today: `try_send`, retried with
-/// [`send_retrying`]'s backoff. (`handler_push` measures `try_send` itself and does not
-/// come here.)
+/// idle_wake, mpsc16, slow_consumer): the blocking `Sender::send`, as every peer uses its
+/// own. (`handler_push` measures `try_send` itself and does not come here.)
 #[inline]
 pub(crate) fn send_blocking(tx: &sigring::Sender<Msg>, v: Msg) {
-    send_retrying(v, |v| match tx.try_send(v) {
-        Ok(()) => Ok(()),
-        Err(TrySendError::Full(v)) => Err(v),
-        Err(TrySendError::Disconnected(_)) => panic!("sigring: receiver gone"),
-    })
+    if tx.send(v).is_err() {
+        panic!("sigring: receiver gone");
+    }
 }
 
 impl<const PIPE: bool> Chan for Sigring<PIPE> {
