@@ -18,6 +18,7 @@ use crossbeam_utils::CachePadded;
 use crate::error::{
     RecvError, RecvTimeoutError, SendError, SendTimeoutError, TryRecvError, TrySendError,
 };
+use crate::process::Owner;
 use crate::ring::{alloc_slots, PushError, Ring, Slot};
 use crate::sync::{const_fn, Arc, AtomicU64, AtomicUsize, Barrier, Ordering};
 use crate::wait::{RecvWait, SendWait};
@@ -34,6 +35,8 @@ pub(crate) struct Chan {
     full_rejections: CachePadded<AtomicU64>,
     /// Senders blocked in `send` until a slot frees.
     pub(crate) send_wait: SendWait,
+    /// Which process the channel belongs to (see `process`).
+    pub(crate) owner: Owner,
 }
 
 impl Chan {
@@ -46,6 +49,7 @@ impl Chan {
                 senders: AtomicUsize::new(senders),
                 full_rejections: CachePadded::new(AtomicU64::new(0)),
                 send_wait: SendWait::new(),
+                owner: Owner::new(),
             }
         }
     }
@@ -53,14 +57,32 @@ impl Chan {
     /// Creates the fd and arms the wake-up for the receiver being created; if values are
     /// queued already (sent to a static channel before its receiver existed), makes the fd
     /// readable at once.
+    ///
+    /// The channel must stay where it is until [`Chan::close_receiver`] (it joins this
+    /// process's list of owned channels, see `process`).
     pub(crate) fn open_receiver(&self, backend: Backend) -> io::Result<()> {
         Barrier::init();
         self.wake.open(backend)?;
+        Owner::register(self);
         let tail = self.ring.rmw_tail();
         if tail.claimed || tail.closed {
             self.wake.post_self();
         }
         Ok(())
+    }
+
+    /// In a process forked from the owner, for every inherited channel (see `process`):
+    /// every send returns `Disconnected`, and no call of this process writes the fd.
+    #[cfg_attr(sigring_loom, allow(dead_code))]
+    pub(crate) fn disown(&self) {
+        self.ring.close();
+        self.wake.gone();
+    }
+
+    /// Whether this channel was inherited from the process this one forked from.
+    #[inline]
+    pub(crate) fn is_foreign(&self) -> bool {
+        self.owner.is_foreign()
     }
 
     /// [`Sender::try_send`] for any channel. Async-signal-safe (see there).
@@ -120,8 +142,17 @@ impl Chan {
     /// # Safety
     ///
     /// Called by the one consumer, once, with this channel's slots.
+    ///
+    /// In a forked child, for a channel inherited from the parent, nothing happens: the
+    /// queued values are the parent's (their destructors are not run here) and no sender of
+    /// this process can be waiting (every send returns at once).
     pub(crate) unsafe fn close_receiver<T>(&self, slots: &[Slot<T>]) {
+        if self.is_foreign() {
+            return;
+        }
+        Owner::unregister(self);
         self.ring.close();
+        self.wake.gone();
         self.send_wait.wake_all();
         // A value's destructor may itself `try_send` into this channel: it gets
         // `Disconnected`, and nothing here holds a lock it could need. Anything published
@@ -146,8 +177,11 @@ pub(crate) struct Consumer<'a, T> {
 /// What the consumer learned after arming the wake-up.
 pub(crate) enum Ready<T> {
     Value(T),
-    /// Nothing claimed: safe to sleep on the fd.
-    Empty,
+    /// Nothing claimed: safe to sleep on the fd. `was_armed`: the flag was armed already
+    /// before this look (no token was read, nothing changed).
+    Empty {
+        was_armed: bool,
+    },
     /// A producer claimed a slot and has not published it yet.
     Busy,
     Disconnected,
@@ -174,7 +208,7 @@ impl<T> Consumer<'_, T> {
     /// After a pop found nothing: arm the wake-up, then look again with authority (see the
     /// `waker` module for why this loses no wake-up).
     pub(crate) fn prepare_wait(&self) -> Ready<T> {
-        self.chan.wake.arm();
+        let was_armed = self.chan.wake.arm();
         let tail = self.chan.ring.rmw_tail();
         if let Some(value) = self.pop() {
             self.chan.wake.disarm();
@@ -185,7 +219,7 @@ impl<T> Consumer<'_, T> {
         } else if tail.closed {
             Ready::Disconnected
         } else {
-            Ready::Empty
+            Ready::Empty { was_armed }
         }
     }
 }
@@ -198,6 +232,10 @@ struct Boxed<T> {
 
 impl<T> Drop for Boxed<T> {
     fn drop(&mut self) {
+        if self.chan.is_foreign() {
+            // The parent's values: not dropped in a forked child (see `close_receiver`).
+            return;
+        }
         // The last handle is gone: drop what was never taken, exactly once.
         // SAFETY: `&mut self`: no producer or consumer is left, so every claimed slot was
         // published.
@@ -563,7 +601,10 @@ impl<T: Send> Receiver<T> {
     /// Takes a value if one is ready now; never blocks.
     ///
     /// `Empty` re-arms the wake-up: the fd will be readable after the next send (see
-    /// [`Receiver`]). An `Empty` with no token outstanding makes no syscall.
+    /// [`Receiver`]). An `Empty` makes no syscall, except a `read` of the fd when a token
+    /// is outstanding, and, when `try_recv` keeps finding the channel empty, on the 1st,
+    /// 2nd, 4th, 8th... call in a row: that clears a stray token someone outside the
+    /// protocol wrote, which would otherwise keep an event loop spinning.
     ///
     /// # Errors
     ///

@@ -63,6 +63,7 @@ mod error;
 pub mod log;
 #[cfg(all(feature = "mio", not(sigring_loom)))]
 mod mio;
+mod process;
 mod ring;
 #[cfg(all(feature = "signal", not(sigring_loom)))]
 pub mod signal;

@@ -26,7 +26,7 @@
 
 #[cfg(not(sigring_loom))]
 pub(crate) use std::sync::{
-    atomic::{AtomicI32, AtomicU64, AtomicU8, AtomicUsize, Ordering},
+    atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU64, AtomicU8, AtomicUsize, Ordering},
     Arc, Condvar, Mutex, MutexGuard,
 };
 

@@ -67,6 +67,8 @@ pub(crate) struct RecvWait {
     spin: SpinPolicy,
     /// How many times `recv` slept on the fd and was woken.
     wakeups: Cell<u64>,
+    /// `try_recv` calls in a row that found the channel empty with the flag armed already.
+    idle_empties: Cell<u32>,
 }
 
 impl RecvWait {
@@ -74,6 +76,7 @@ impl RecvWait {
         RecvWait {
             spin: SpinPolicy::new(),
             wakeups: Cell::new(0),
+            idle_empties: Cell::new(0),
         }
     }
 
@@ -83,18 +86,51 @@ impl RecvWait {
 
     /// `Receiver::try_recv`.
     pub(crate) fn try_recv<T>(&self, c: &Consumer<'_, T>) -> Result<T, TryRecvError> {
+        if c.chan.is_foreign() {
+            return Err(TryRecvError::Disconnected);
+        }
         if let Some(value) = c.pop() {
+            self.idle_empties.set(0);
             return Ok(value);
         }
         match c.prepare_wait() {
-            Ready::Value(value) => Ok(value),
-            Ready::Empty => Err(TryRecvError::Empty),
+            Ready::Empty { was_armed: true } => {
+                // Empty again, with nothing changed since the last look. In an event loop
+                // that calls `try_recv` only when the fd is readable, that means a token the
+                // protocol did not write (a stray one): read it, or the loop would spin on
+                // it. A busy-poll loop gets here on every call: look only on the 1st, 2nd,
+                // 4th, 8th... call in a row, so it pays a vanishing number of `read`s.
+                let n = self.idle_empties.get().saturating_add(1);
+                self.idle_empties.set(n);
+                if !n.is_power_of_two() {
+                    return Err(TryRecvError::Empty);
+                }
+                c.chan.wake.clear_stray_token();
+                // Look again: a value published while the flag was taken wrote no token.
+                self.ready_now(c, c.prepare_wait())
+            }
+            ready => {
+                self.idle_empties.set(0);
+                self.ready_now(c, ready)
+            }
+        }
+    }
+
+    /// What `try_recv` returns for what `prepare_wait` found.
+    fn ready_now<T>(&self, c: &Consumer<'_, T>, ready: Ready<T>) -> Result<T, TryRecvError> {
+        match ready {
+            Ready::Value(value) => {
+                self.idle_empties.set(0);
+                Ok(value)
+            }
+            Ready::Empty { .. } => Err(TryRecvError::Empty),
             Ready::Disconnected => Err(TryRecvError::Disconnected),
             Ready::Busy => {
                 for _ in 0..sync::BUSY_SPINS {
                     sync::spin_loop();
                     if let Some(value) = c.pop() {
                         c.chan.wake.disarm();
+                        self.idle_empties.set(0);
                         return Ok(value);
                     }
                 }
@@ -112,6 +148,9 @@ impl RecvWait {
         c: &Consumer<'_, T>,
         deadline: Option<Instant>,
     ) -> Result<T, RecvTimeoutError> {
+        if c.chan.is_foreign() {
+            return Err(RecvTimeoutError::Disconnected);
+        }
         if let Some(value) = c.pop() {
             self.spin.ready_at_once();
             return Ok(value);
@@ -186,13 +225,13 @@ impl RecvWait {
             match c.prepare_wait() {
                 Ready::Value(value) => return Ok(value),
                 Ready::Disconnected => return Err(RecvTimeoutError::Disconnected),
-                Ready::Empty => {
+                Ready::Empty { .. } => {
                     if !c.chan.wake.wait(deadline) {
                         // A value may have landed just as the time ran out.
                         return c.pop().ok_or(RecvTimeoutError::Timeout);
                     }
                     self.wakeups.set(self.wakeups.get().wrapping_add(1));
-                    c.chan.wake.after_wakeup();
+                    c.chan.wake.clear_stray_token();
                 }
                 Ready::Busy => {
                     if !Self::wait_busy(c, deadline) {

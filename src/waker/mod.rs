@@ -2,19 +2,21 @@
 //!
 //! # States of the wake flag
 //!
-//! | state      | meaning                                                        |
-//! |------------|----------------------------------------------------------------|
-//! | `IDLE`     | the consumer is awake (or, for a static channel, does not exist yet: no fd); producers write nothing |
-//! | `ARMED`    | the consumer found the ring empty (or has not looked yet: the initial state) and may sleep on the fd, which holds no token; the next publish (or disconnect) must write one |
+//! | state    | meaning |
+//! |----------|---------|
+//! | `IDLE`   | the consumer is awake (or, for a static channel, does not exist yet: no fd); producers write nothing |
+//! | `ARMED`  | the consumer found the ring empty (or has not looked yet: the state right after [`Wake::open`]) and may sleep on the fd, which holds no token; the next publish (or disconnect) must write one |
 //! | `POSTED` | exactly one token has been written to the fd, or is about to be |
+//! | `GONE`   | no receiver in this process: it was dropped, or this is a forked child and the receiver is the parent's (`process`); nobody writes the fd any more. Final |
 //!
-//! | transition            | by whom                                   | how |
-//! |-----------------------|-------------------------------------------|-----|
-//! | `IDLE -> ARMED`       | consumer, in [`Wake::arm`]                 | `Release` store |
-//! | `POSTED -> ARMED`     | consumer, in [`Wake::arm`], only after reading the token from the fd | `Release` store |
+//! | transition          | by whom | how |
+//! |---------------------|---------|-----|
+//! | `IDLE -> ARMED`     | consumer, in [`Wake::arm`] | `Release` store |
+//! | `POSTED -> ARMED`   | consumer, in [`Wake::arm`], only after reading the token from the fd | `Release` store |
 //! | `ARMED -> POSTED`   | the one producer whose CAS wins, after publishing ([`Wake::notify`]); the last `Sender` on disconnect; the consumer itself ([`Wake::post_self`]) | CAS, then one `write(2)` |
-//! | `ARMED -> POSTED`   | consumer, in [`Wake::after_wakeup`], when woken by a token the protocol did not write | CAS, then it reads the token |
-//! | `ARMED -> IDLE`       | consumer, in [`Wake::disarm`], when it found a value right after arming | CAS |
+//! | `ARMED -> POSTED`   | consumer, in [`Wake::clear_stray_token`], when the fd is readable with no token the protocol wrote | CAS, then it reads the token |
+//! | `ARMED -> IDLE`     | consumer, in [`Wake::disarm`], when it found a value right after arming | CAS |
+//! | any `-> GONE`       | the receiver's drop, or the atfork child handler ([`Wake::gone`]) | store |
 //!
 //! Producers only ever move `ARMED -> POSTED`, by compare-and-swap, so among any number of
 //! racing producers exactly one writes, and never again until the consumer has read that
@@ -82,6 +84,7 @@ use model::Model as Fd;
 const IDLE: u8 = 0;
 const ARMED: u8 = 1;
 const POSTED: u8 = 2;
+const GONE: u8 = 3;
 
 /// Which kernel object carries wake-ups from producers to the consumer.
 ///
@@ -181,9 +184,11 @@ impl Wake {
 
     /// Consumer side, after finding the ring empty: read an outstanding token (so the fd
     /// stops being readable) and make the flag `ARMED`. The caller must then call
-    /// [`crate::ring::Ring::rmw_tail`] before trusting that the ring is empty.
-    pub(crate) fn arm(&self) {
-        match self.state.load(Ordering::Relaxed) {
+    /// [`crate::ring::Ring::rmw_tail`] before trusting that the ring is empty. Returns
+    /// whether the flag was `ARMED` already (nothing changed).
+    pub(crate) fn arm(&self) -> bool {
+        let state = self.state.load(Ordering::Relaxed);
+        match state {
             // Release: publishes the fd (see the module docs); ordered before the caller's
             // `rmw_tail` RMW, which releases it again.
             IDLE => self.state.store(ARMED, Ordering::Release),
@@ -193,24 +198,30 @@ impl Wake {
             POSTED if self.fd.consume() => self.state.store(ARMED, Ordering::Release),
             _ => {}
         }
+        state == ARMED
     }
 
-    /// Consumer side, after [`Wake::wait`] reported the fd readable. Normally the flag is
-    /// then `POSTED` and the next [`Wake::arm`] reads the token. If it is still `ARMED`,
-    /// the token did not come from the protocol (something outside wrote the fd, e.g. a
-    /// forked child sharing it): left there it would make every later wait return at once,
-    /// a busy loop. Take the token as if a producer had posted it: `ARMED -> POSTED` by
-    /// CAS (so no producer writes meanwhile), read it, back to `ARMED`. If the CAS fails a
-    /// producer owns the token and the normal path applies.
-    pub(crate) fn after_wakeup(&self) {
+    /// Consumer side, when the fd may be readable without a token the protocol wrote: after
+    /// [`Wake::wait`] reported it readable, or when an event loop keeps calling `try_recv`
+    /// on an armed, empty channel. If the flag is `POSTED`, a producer owns the token and
+    /// the next [`Wake::arm`] reads it: nothing to do. If it is `ARMED`, a token there did
+    /// not come from the protocol (something outside wrote the fd, e.g. a process cloned
+    /// without the atfork handlers): left there it would make every later wait return at
+    /// once, a busy loop. So take the flag `ARMED -> POSTED` by CAS (from then on no
+    /// producer writes), read whatever is in the fd, and re-arm. The caller must then look
+    /// at the ring again with [`crate::ring::Ring::rmw_tail`] before trusting that it is
+    /// empty: a producer that published meanwhile saw `POSTED` and wrote nothing.
+    pub(crate) fn clear_stray_token(&self) {
         if self.state.load(Ordering::Relaxed) == ARMED
             && self
                 .state
                 .compare_exchange(ARMED, POSTED, Ordering::Relaxed, Ordering::Relaxed)
                 .is_ok()
         {
-            // With the flag POSTED, `arm` reads the stray token and re-arms.
-            self.arm();
+            // We moved the flag ourselves: no producer's token is on its way, so the fd is
+            // empty once this read returns, whatever it found.
+            let _ = self.fd.consume();
+            self.state.store(ARMED, Ordering::Release);
         }
     }
 
@@ -221,6 +232,12 @@ impl Wake {
         let _ = self
             .state
             .compare_exchange(ARMED, IDLE, Ordering::Relaxed, Ordering::Relaxed);
+    }
+
+    /// The receiver is gone (dropped, or left behind in the parent of a forked child):
+    /// from now on nobody writes a token. Final.
+    pub(crate) fn gone(&self) {
+        self.state.store(GONE, Ordering::Relaxed);
     }
 
     /// Blocks until a token is (or was) written, or `deadline` passes (`false`).
