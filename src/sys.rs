@@ -231,3 +231,42 @@ fn poll_one(pfd: &mut libc::pollfd, timeout: Option<std::time::Duration>) -> c_i
     }
     n
 }
+
+/// `CLOCK_MONOTONIC` in nanoseconds.
+///
+/// Async-signal-safe: one `clock_gettime` (POSIX lists it; on Linux a vDSO read), which
+/// does not change `errno` on success. No panic path: the conversion wraps, and a failed
+/// call (no such clock) leaves a zero timestamp.
+#[cfg_attr(not(feature = "log"), allow(dead_code))]
+#[inline]
+pub(crate) fn monotonic_ns() -> u64 {
+    // SAFETY: `timespec` is plain old data; all zeroes is a valid value.
+    let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
+    // SAFETY: `ts` is a valid, writable timespec; CLOCK_MONOTONIC always exists on the
+    // supported systems, and on failure `ts` stays zero (a harmless timestamp).
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    (ts.tv_sec as u64)
+        .wrapping_mul(1_000_000_000)
+        .wrapping_add(ts.tv_nsec as u64)
+}
+
+/// The calling thread's kernel id (`gettid`), or 0 where it cannot be had
+/// async-signal-safely (outside Linux and Android).
+///
+/// Async-signal-safe: one raw system call, which cannot fail; unlike
+/// `std::thread::current()` it neither allocates nor touches a thread-local, so it works
+/// in a handler, an allocator hook and during thread teardown.
+#[cfg_attr(not(feature = "log"), allow(dead_code))]
+#[inline]
+pub(crate) fn thread_id() -> u64 {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        // SAFETY: `gettid` takes no arguments and cannot fail; a raw system call is
+        // async-signal-safe.
+        unsafe { libc::syscall(libc::SYS_gettid) as u64 }
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    {
+        0
+    }
+}
