@@ -235,16 +235,20 @@ fn poll_one(pfd: &mut libc::pollfd, timeout: Option<std::time::Duration>) -> c_i
 /// `CLOCK_MONOTONIC` in nanoseconds.
 ///
 /// Async-signal-safe: one `clock_gettime` (POSIX lists it; on Linux a vDSO read), which
-/// does not change `errno` on success. No panic path: the conversion wraps, and a failed
-/// call (no such clock) leaves a zero timestamp.
+/// does not change `errno` on success. No panic site, even with debug assertions: the
+/// conversion wraps, no `mem::zeroed` (whose `write_bytes` carries a debug precondition
+/// check), and a failed call (no such clock) gives 0, a harmless timestamp.
 #[cfg_attr(not(feature = "log"), allow(dead_code))]
 #[inline]
 pub(crate) fn monotonic_ns() -> u64 {
-    // SAFETY: `timespec` is plain old data; all zeroes is a valid value.
-    let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
-    // SAFETY: `ts` is a valid, writable timespec; CLOCK_MONOTONIC always exists on the
-    // supported systems, and on failure `ts` stays zero (a harmless timestamp).
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    let mut ts = std::mem::MaybeUninit::<libc::timespec>::uninit();
+    // SAFETY: `ts` points to writable memory for one timespec, which the call fills in
+    // when it succeeds.
+    if unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, ts.as_mut_ptr()) } != 0 {
+        return 0;
+    }
+    // SAFETY: the call succeeded, so it wrote the whole timespec.
+    let ts = unsafe { ts.assume_init() };
     (ts.tv_sec as u64)
         .wrapping_mul(1_000_000_000)
         .wrapping_add(ts.tv_nsec as u64)
