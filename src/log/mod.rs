@@ -72,6 +72,36 @@
 //! Setup ([`Builder::init`]), [`LogGuard`], [`Log::flush`](::log::Log::flush) and the writer
 //! thread are not async-signal-safe: call them from ordinary code.
 //!
+//! # No panic on the record path
+//!
+//! A panic inside a signal handler or an allocator hook is as bad as a deadlock, so the
+//! sink's own part of `log()` (the level check, the clock and thread-id calls, building
+//! the record, the inline buffer's `write_str` and truncation, the loss counters) has no
+//! panic site: no indexing that can fail, no `unwrap`, no arithmetic that can overflow.
+//! That holds in release builds and with debug assertions and overflow checks on, and is
+//! checked by reading the compiled code (the calls `log()` can reach, `fmt::Write` vtables
+//! included, contain no call into core's panic machinery). The rest of `log()`, the
+//! channel's `try_send` and the `errno` guard, has no panic site in release builds either;
+//! with debug assertions on they carry rustc's overflow and pointer checks.
+//!
+//! What is left is `core::fmt::write` and the formatting of the arguments, which are
+//! core's. Reading core's compiled code (rustc 1.95) shows which argument types stay clear
+//! of core's own panic sites:
+//!
+//! * no panic site: integers up to 64 bits (`u8`..`u64`, `i8`..`i64`, `usize`, `isize`)
+//!   in every format (`{}`, `{:?}`, `{:x}`, `{:b}`, `{:o}`, width, fill, sign); `&str` and
+//!   `String` with `{}` (precision and padding too); `char` and `bool` with `{}`; nested
+//!   `format_args!`; `#[derive(Debug)]` (also `{:#?}`) on enums, tuple structs and structs
+//!   of up to five named fields, slices and `Option`s, around such values;
+//! * core's internal checks (assertions and bounds checks that guard core's own
+//!   invariants, not expected to fire): floats (`f32`, `f64`, in every format: they go
+//!   through core's float formatting, `flt2dec`), `u128`/`i128` with `{}`, `{:?}` of `str`
+//!   and `char` (escaping looks characters up in tables), and `#[derive(Debug)]` on a
+//!   struct of more than five named fields (core's helper asserts its two lists match).
+//!
+//! Core's formatting is async-signal-safe either way (no allocation, no lock); the list
+//! only says where a panic could come from at all.
+//!
 //! # Flushing
 //!
 //! [`LogGuard::flush`], dropping the [`LogGuard`], and `log::logger().flush()` all wait
