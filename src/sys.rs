@@ -231,3 +231,46 @@ fn poll_one(pfd: &mut libc::pollfd, timeout: Option<std::time::Duration>) -> c_i
     }
     n
 }
+
+/// `CLOCK_MONOTONIC` in nanoseconds.
+///
+/// Async-signal-safe: one `clock_gettime` (POSIX lists it; on Linux a vDSO read), which
+/// does not change `errno` on success. No panic site, even with debug assertions: the
+/// conversion wraps, no `mem::zeroed` (whose `write_bytes` carries a debug precondition
+/// check), and a failed call (no such clock) gives 0, a harmless timestamp.
+#[cfg_attr(not(feature = "log"), allow(dead_code))]
+#[inline]
+pub(crate) fn monotonic_ns() -> u64 {
+    let mut ts = std::mem::MaybeUninit::<libc::timespec>::uninit();
+    // SAFETY: `ts` points to writable memory for one timespec, which the call fills in
+    // when it succeeds.
+    if unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, ts.as_mut_ptr()) } != 0 {
+        return 0;
+    }
+    // SAFETY: the call succeeded, so it wrote the whole timespec.
+    let ts = unsafe { ts.assume_init() };
+    (ts.tv_sec as u64)
+        .wrapping_mul(1_000_000_000)
+        .wrapping_add(ts.tv_nsec as u64)
+}
+
+/// The calling thread's kernel id (`gettid`), or 0 where it cannot be had
+/// async-signal-safely (outside Linux and Android).
+///
+/// Async-signal-safe: one raw system call, which cannot fail; unlike
+/// `std::thread::current()` it neither allocates nor touches a thread-local, so it works
+/// in a handler, an allocator hook and during thread teardown.
+#[cfg_attr(not(feature = "log"), allow(dead_code))]
+#[inline]
+pub(crate) fn thread_id() -> u64 {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        // SAFETY: `gettid` takes no arguments and cannot fail; a raw system call is
+        // async-signal-safe.
+        unsafe { libc::syscall(libc::SYS_gettid) as u64 }
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    {
+        0
+    }
+}
