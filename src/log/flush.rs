@@ -22,10 +22,10 @@
 //! # Steps
 //!
 //! 1. Flusher: takes a fresh `seq` with an `AcqRel` `fetch_add` on `next`.
-//! 2. Flusher: sends `Flush { seq, stop }` with `try_send`, retrying every millisecond while
-//!    the channel is full (the flusher is ordinary code, it may wait; its retries lose
-//!    nothing and are not counted as lost records, see [`losses`](super::losses)).
-//!    `Disconnected` means the writer is gone: `BrokenPipe`.
+//! 2. Flusher: sends `Flush { seq, stop }` with the blocking [`Sender::send`], which waits
+//!    while the channel is full (the flusher is ordinary code, it may wait; its waiting
+//!    loses nothing and is not counted as a lost record, see [`losses`](super::losses)).
+//!    `SendError` means the writer is gone: `BrokenPipe`.
 //! 3. Writer (`Writer::answer_flush`): on receiving the marker it has put every record
 //!    ahead of it into its batch. It adds the dropped-records line if due, hands the batch
 //!    to the `io::Write` and flushes that, then [`acknowledge`](Flush::acknowledge)s:
@@ -70,12 +70,10 @@
 use std::cell::Cell;
 use std::io;
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
-use std::thread;
-use std::time::Duration;
 
 use super::record::Msg;
 use crate::sync::{AtomicU64, Ordering};
-use crate::{Sender, TrySendError};
+use crate::Sender;
 
 /// The flush protocol's state (see the module docs).
 #[derive(Debug)]
@@ -146,16 +144,10 @@ impl Flush {
             return Ok(());
         }
         let seq = self.next.fetch_add(1, Ordering::AcqRel) + 1;
-        let mut msg = Msg::Flush { seq, stop };
-        loop {
-            match tx.try_send(msg) {
-                Ok(()) => break,
-                Err(TrySendError::Full(m)) => {
-                    msg = m;
-                    thread::sleep(Duration::from_millis(1));
-                }
-                Err(TrySendError::Disconnected(_)) => return Err(writer_gone()),
-            }
+        // A blocking send: waits while the channel is full (the writer is behind), and is
+        // not counted as a lost record.
+        if tx.send(Msg::Flush { seq, stop }).is_err() {
+            return Err(writer_gone());
         }
         let mut state = self.lock();
         while state.flushed < seq && state.running {

@@ -11,10 +11,10 @@
 //!
 //! So `written + dropped + discarded == logged` (records the level filter let through).
 //!
-//! The channel's own count ([`Receiver::dropped`](crate::Receiver::dropped)) is not used:
-//! it counts every `Full`, including a flusher's marker being retried while the channel is
-//! full (see [`flush`](super::flush)), which loses nothing, and only the receiver can read
-//! it, while `dropped()` must be readable from a signal handler holding a `Logger`.
+//! The channel's own count ([`Receiver::full_rejections`](crate::Receiver::full_rejections))
+//! would count the same `Full`s (the flusher's marker goes with a blocking `send`, which is
+//! not counted), but the writer's last loss report comes after its receiver is gone, so
+//! the sink keeps its own count, bumped at the one place a record is lost.
 //!
 //! # Orderings
 //!
