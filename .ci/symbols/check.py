@@ -26,6 +26,11 @@ whose slots point at functions), since a pointer taken is a call that may happen
 last rule is what follows `core::fmt::write`'s calls back into sigring's `fmt::Write` impl:
 the vtable is taken where sigring builds the `&mut dyn Write`.
 
+Two things are reported without failing: the null and alignment checks that debug
+assertions put on raw-pointer dereferences (`REPORT_ONLY`: they fire only on undefined
+behaviour, see FORBIDDEN), and calls into `_Unwind_Resume` (landing pads run only while a
+panic that is reported where it starts unwinds).
+
 `core::fmt` is a boundary (`BOUNDARY`): reached functions there are reported, not followed.
 `Logger::log` formats the record's arguments with `core::fmt::write`, which calls the
 arguments' `Display` impls and the sink's `fmt::Write` methods through pointers: the
@@ -78,17 +83,19 @@ ALLOWED_EXTERNAL = {
 # demangled name, internal or external.
 FORBIDDEN = [
     # Debug-assertion builds check every raw-pointer dereference for null and misalignment,
-    # and the preconditions of `copy_nonoverlapping` and friends; a failed check prints
-    # through the panic machinery and aborts. It fires only when the program already has
-    # undefined behaviour, and std offers no unchecked way around it, so it is reported
-    # (see REPORT_ONLY) but does not fail the stage. Listed before "panic", which it would
-    # otherwise match.
+    # every transmute into an enum for a valid discriminant, and the preconditions of
+    # `copy_nonoverlapping` and friends; a failed check prints through the panic machinery
+    # and aborts. It fires only when the program already has undefined behaviour, and std
+    # offers no unchecked way around it, so it is reported (see REPORT_ONLY) but does not
+    # fail the stage. Listed before "panic", which it would otherwise match.
     ("ub-check", r"^core::panicking::(panic_misaligned_pointer_dereference"
-                 r"|panic_null_pointer_dereference|panic_nounwind_fmt|panic_nounwind)$"),
+                 r"|panic_null_pointer_dereference|panic_invalid_enum_construction"
+                 r"|panic_nounwind_fmt|panic_nounwind)$"),
     ("panic", r"panic|core::panicking::|slice_index_fail|slice_(start|end)_index_len_fail"
               r"|slice_index_order_fail|str::slice_error_fail|unwrap_failed|expect_failed"
               r"|^_Unwind_RaiseException$|^abort$"),
-    ("allocation", r"^__rust_(alloc|dealloc|realloc|alloc_zeroed)$|^__rd?[lg]_alloc"
+    ("allocation", r"(^|::)__rust_(alloc|dealloc|realloc|alloc_zeroed)$"
+                   r"|(^|::)__r[dg]l?_(alloc|dealloc|realloc|alloc_zeroed)$"
                    r"|^(malloc|calloc|realloc|free|posix_memalign|aligned_alloc)$"
                    r"|^alloc::alloc::|handle_alloc_error|^alloc::raw_vec::"),
     ("lock", r"^pthread_(mutex|rwlock|cond|once)_|^std::sys::sync::|^std::sync::"
@@ -108,9 +115,14 @@ BOUNDARY = [
      "a Display/Debug impl of a log argument: the caller's, not sigring's"),
 ]
 
-# Indirect calls accepted, per entry point: (entry regex, function regex, why). Empty: the
-# only dynamic dispatch on the handler paths is inside core::fmt, beyond the boundary.
-ALLOWED_INDIRECT = []
+# Indirect calls accepted, per entry point: (entry regex, function regex, why). Apart from
+# these, the only dynamic dispatch on the handler paths is inside core::fmt, beyond the
+# boundary.
+ALLOWED_INDIRECT = [
+    (r"^sigring_probe_log_macro$", r"^<log::__private_api::GlobalLogger as log::Log>::log$",
+     "the log crate's call of the installed logger (a &dyn Log); with sigring's installed "
+     "that is Logger::log, checked as the entry point sigring_probe_log"),
+]
 
 
 def run(*cmd):
@@ -228,13 +240,16 @@ INSN = re.compile(r"^((?:(?:notrack|bnd|addr32|data16|rex\.\w+|lock|cs|ds)\s+)*)
                   r"([^#]*?)\s*(?:#\s*([0-9a-f]+)(?:\s+<.*>)?)?$")
 
 
-def edges(binary, start, cache={}):
+EDGES = {}  # (binary path, function start) -> edges()
+
+
+def edges(binary, start):
     """What the function at `start` calls or takes the address of: a list of
     (site, kind, target), site the instruction's address, kind one of call/jump/addr/ext/
     indirect/tls, target a function start, an external name, or the instruction text."""
     key = (binary.path, start)
-    if key in cache:
-        return cache[key]
+    if key in EDGES:
+        return EDGES[key]
     out = []
     insns = binary.code[start]
     loaded = register_loads(binary, insns)
@@ -283,7 +298,7 @@ def edges(binary, start, cache={}):
                 slot = binary.slots.get(ref)
                 if slot and slot[0] == "addr" and binary.is_function(slot[1]):
                     out.append((site, "addr", slot[1]))
-    cache[key] = out
+    EDGES[key] = out
     return out
 
 
@@ -347,7 +362,9 @@ def is_jump_table(insns, n):
 
 
 def classify(name):
-    """("forbidden", category) / ("boundary", why) / None for a demangled name."""
+    """("forbidden", category) / ("boundary", why) / None for a demangled name. A leading
+    `<` is ignored: an inherent method demangles as `<std::sys::sync::Mutex>::lock`."""
+    name = name.lstrip("<")
     for category, pattern in FORBIDDEN:
         if re.search(pattern, name):
             return ("forbidden", category)
@@ -504,7 +521,7 @@ def main(argv):
     verbose = "-v" in argv
     argv = [a for a in argv if a != "-v"]
     if not argv or any("=" not in a for a in argv):
-        print(__doc__.strip().splitlines()[-1], file=sys.stderr)
+        print("\n".join(__doc__.strip().splitlines()[-2:]), file=sys.stderr)
         return 2
     failed = 0
     for arg in argv:
@@ -539,7 +556,8 @@ def main(argv):
             for b in sorted(bound):
                 print(f"       boundary (not followed): {b}")
             for fn, insn, why in allowed:
-                print(f"       indirect call allowed in {fn}: {insn} ({why})")
+                print(f"       indirect call allowed in {fn}: `{insn}`\n"
+                      f"           ({why})")
             for what, names, sites in sorted(viol, key=lambda v: v[0] in REPORT_ONLY):
                 print(f"       {'note' if what in REPORT_ONLY else 'VIOLATION'} {what}: "
                       f"{' -> '.join(names)}")

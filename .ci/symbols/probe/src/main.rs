@@ -4,7 +4,13 @@
 //!
 //! An entry point is one line of the `entries!` list below: a name and the call, made on
 //! the [`Fixtures`]. Everything the call needs beyond `f` comes through `black_box`, so the
-//! compiler cannot fold the call away or specialise it for a known argument.
+//! compiler cannot fold the call away or specialise it for a known argument. A channel of
+//! another kind gets a field in `Fixtures`, or lives in a `static` inside its line, e.g.
+//! `sigring_probe_static_try_send(_f) => { static CH: ... = ...; CH.try_send(black_box(7)) };`
+//!
+//! `sigring_probe_log` calls `Logger::log` directly; `sigring_probe_log_macro` goes through
+//! `log::warn!` and the `log` crate's global logger (a `&dyn Log`, allowed in `check.py` as
+//! the one indirect call, since its target is `Logger::log` once sigring's is installed).
 //!
 //! # The value types
 //!
@@ -24,6 +30,8 @@
 //!   `forward` so that the closure is compiled into the binary, and the checker finds it by
 //!   its demangled name (`ENTRY_PATTERNS` in `check.py`); its parts are probed here too
 //!   (`SigInfo::from_siginfo` and `try_send` of a `SigInfo`).
+//! * signal-hook-registry's own handler, which calls that closure: the dependency's code
+//!   (with `expect`, bounds-check and `abort` paths of its own that sigring cannot change).
 //!
 //! Running the binary calls every entry point once on a live channel, as a smoke test.
 
@@ -84,6 +92,7 @@ entries! {
         .args(format_args!("signal {} in {}", black_box(10_i32), black_box("handler")))
         .build());
     sigring_probe_from_siginfo(f) => SigInfo::from_siginfo(black_box(&f.raw));
+    sigring_probe_log_macro(_f) => log::warn!("signal {} in {}", black_box(10_i32), black_box("handler"));
 }
 
 fn main() -> io::Result<()> {
