@@ -75,24 +75,34 @@ macro_rules! entries {
 }
 
 entries! {
+    // `Sender`: try_send for each value type, and the queries and `clone` for two.
     sigring_probe_try_send_u8(f) => f.u8.try_send(black_box(7));
     sigring_probe_try_send_u64(f) => f.u64.try_send(black_box(7));
     sigring_probe_try_send_block(f) => f.block.try_send(black_box([7; 64]));
-    sigring_probe_try_send_siginfo(f) => f.sig.try_send(black_box(SigInfo::from_siginfo(black_box(&f.raw))));
+    sigring_probe_try_send_siginfo(f) => f.sig.try_send(SigInfo::from_siginfo(black_box(&f.raw)));
     sigring_probe_len(f) => black_box(&f.u64).len();
+    sigring_probe_len_block(f) => black_box(&f.block).len();
     sigring_probe_is_empty(f) => black_box(&f.u64).is_empty();
     sigring_probe_is_full(f) => black_box(&f.u64).is_full();
     sigring_probe_capacity(f) => black_box(&f.u64).capacity();
-    sigring_probe_len_block(f) => black_box(&f.block).len();
     sigring_probe_clone(f) => mem::forget(black_box(&f.u64).clone());
     sigring_probe_clone_block(f) => mem::forget(black_box(&f.block).clone());
-    sigring_probe_log(f) => f.logger.log(&log::Record::builder()
+    // `signal::forward`'s action: what it calls (the closure itself: see the module docs).
+    sigring_probe_from_siginfo(f) => SigInfo::from_siginfo(black_box(&f.raw));
+    // `sigring::log`: `Logger::log` directly, and through the `log` crate's macro.
+    sigring_probe_log(f) =>
+        f.logger.log(&record(format_args!("{} {}", black_box(10), black_box("s"))));
+    sigring_probe_log_macro(_f) => log::warn!("{} {}", black_box(10_i32), black_box("s"));
+}
+
+/// A record with an integer and a `&str` argument, as a handler would log.
+#[inline(always)]
+fn record<'a>(args: std::fmt::Arguments<'a>) -> log::Record<'a> {
+    log::Record::builder()
         .level(log::Level::Warn)
         .target(black_box("probe"))
-        .args(format_args!("signal {} in {}", black_box(10_i32), black_box("handler")))
-        .build());
-    sigring_probe_from_siginfo(f) => SigInfo::from_siginfo(black_box(&f.raw));
-    sigring_probe_log_macro(_f) => log::warn!("signal {} in {}", black_box(10_i32), black_box("handler"));
+        .args(args)
+        .build()
 }
 
 fn main() -> io::Result<()> {
@@ -100,9 +110,7 @@ fn main() -> io::Result<()> {
     let (u64_tx, _u64_rx) = sigring::channel(4)?;
     let (block_tx, _block_rx) = sigring::channel(4)?;
     let (sig_tx, sig_rx) = sigring::channel(4)?;
-    let (logger, guard) = sigring::log::Builder::new()
-        .writer(io::sink())
-        .build()?;
+    let (logger, guard) = sigring::log::Builder::new().writer(io::sink()).build()?;
     // SAFETY: `siginfo_t` is plain data; all zeroes is a valid value.
     let raw = unsafe { mem::zeroed() };
     let fixtures = Fixtures {
@@ -123,7 +131,10 @@ fn main() -> io::Result<()> {
     // SAFETY: `raise` has no preconditions; the action runs before it returns.
     unsafe { libc::raise(libc::SIGUSR1) };
     drop(forwarding);
-    let forwarded = sig_rx.try_iter().filter(|i| i.signal == libc::SIGUSR1).count();
+    let forwarded = sig_rx
+        .try_iter()
+        .filter(|i| i.signal == libc::SIGUSR1)
+        .count();
     println!("forwarded {forwarded} SIGUSR1");
     guard.flush()?;
     Ok(())
