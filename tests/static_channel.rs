@@ -763,3 +763,85 @@ fn the_static_receiver_in_mio_poll() {
         rx.wake_writes()
     );
 }
+
+// --- No descriptor left ------------------------------------------------------------------
+
+static NO_FD: StaticChannel<u32, 4> = StaticChannel::new();
+
+/// Set in the child process this test starts (see below).
+const CHILD_ENV: &str = "SIGRING_STATIC_EMFILE_CHILD";
+
+/// With no descriptor to be had (`EMFILE`), `receiver()` returns the OS error and leaves
+/// the channel as it was: values sent before are kept, and a later call succeeds.
+///
+/// Lowering the fd limit would break the other tests running in this process, so the test
+/// runs itself again as a child process (only this test, one thread) and the child does
+/// the work; the parent checks that it ran and passed.
+#[test]
+fn receiver_fails_with_emfile_and_a_later_call_succeeds() {
+    const NAME: &str = "receiver_fails_with_emfile_and_a_later_call_succeeds";
+    let _wd = watchdog(60, NAME);
+    if std::env::var_os(CHILD_ENV).is_some() {
+        emfile_child();
+        return;
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", NAME, "--nocapture", "--test-threads=1"])
+        .env(CHILD_ENV, "1")
+        .output()
+        .expect("run this test binary as a child");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "child failed ({}):\n{stdout}\n{stderr}",
+        out.status
+    );
+    assert!(
+        stdout.contains("child: EMFILE twice, then a receiver with the early value"),
+        "the child did not run the test body:\n{stdout}\n{stderr}"
+    );
+}
+
+fn set_fd_limit(soft: libc::rlim_t) -> libc::rlim_t {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: valid out- and in-pointers.
+    unsafe {
+        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim), 0);
+        let old = lim.rlim_cur;
+        lim.rlim_cur = soft;
+        assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &lim), 0);
+        old
+    }
+}
+
+fn emfile_child() {
+    NO_FD.try_send(1).unwrap();
+    // With a limit of 0 every new descriptor fails with EMFILE.
+    let old = set_fd_limit(0);
+    let eventfd = NO_FD.receiver_with(Backend::EventFd).map(drop);
+    let pipe = NO_FD.receiver_with(Backend::Pipe).map(drop);
+    // Sends meanwhile still queue.
+    NO_FD.try_send(2).unwrap();
+    set_fd_limit(old);
+    for r in [eventfd, pipe] {
+        let e = r.expect_err("a receiver without a descriptor");
+        assert_eq!(e.raw_os_error(), Some(libc::EMFILE), "{e}");
+    }
+    let rx = NO_FD
+        .receiver()
+        .expect("receiver() once descriptors can be had again");
+    assert!(
+        fd_readable(rx.as_raw_fd()),
+        "values queued, fd not readable"
+    );
+    assert_eq!(rx.try_iter().collect::<Vec<_>>(), [1, 2]);
+    assert_eq!(
+        NO_FD.receiver().unwrap_err().kind(),
+        ErrorKind::AlreadyExists
+    );
+    println!("child: EMFILE twice, then a receiver with the early value");
+}
