@@ -15,6 +15,8 @@
 //!   at a thread that is itself in a `try_send` loop on it: received + rejected ==
 //!   attempted;
 //! * the static's receiver in `mio::Poll`.
+//! * `receiver()` with no descriptor to be had (`EMFILE`, in a child process) fails, keeps
+//!   what is queued, and a later call succeeds.
 //!
 //! Every test uses statics of its own: a `StaticChannel` gets one receiver per process.
 //! (`N == 0` is a compile error, which a test file cannot show: see the `compile_fail`
