@@ -472,3 +472,97 @@ impl MemWriter {
         String::from_utf8(self.0.lock().unwrap().clone()).expect("output is UTF-8")
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// Readiness and EINTR storms (added for the static-channel and blocking-send tests)
+// ---------------------------------------------------------------------------------------
+
+/// Whether `fd` is readable now, as a level-triggered `poll(2)` with timeout 0 sees it
+/// (an event loop's view of a receiver: `fd_readable(rx.as_raw_fd())`).
+pub fn fd_readable(fd: std::os::fd::RawFd) -> bool {
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    loop {
+        // SAFETY: one valid `pollfd`, zero timeout.
+        let n = unsafe { libc::poll(&mut pfd, 1, 0) };
+        if n < 0 && errno() == libc::EINTR {
+            continue;
+        }
+        assert!(n >= 0, "poll: {}", std::io::Error::last_os_error());
+        assert_eq!(pfd.revents & libc::POLLNVAL, 0, "poll: fd {fd} is not open");
+        return n == 1 && pfd.revents & libc::POLLIN != 0;
+    }
+}
+
+/// How [`under_eintr_storm`] interrupts its thread.
+#[derive(Clone, Copy, Debug)]
+pub enum StormSource {
+    /// A [`Storm`]: `pthread_kill` in a tight loop from a helper thread.
+    Kill,
+    /// A [`ThreadTimer`] with this period.
+    Timer(Duration),
+}
+
+static EINTR_TARGET: AtomicU32 = AtomicU32::new(0);
+static EINTR_ON_TARGET: AtomicU64 = AtomicU64::new(0);
+static EINTR_ELSEWHERE: AtomicU64 = AtomicU64::new(0);
+
+/// Counts its runs on the storm's target thread; installed without `SA_RESTART`, so each
+/// run makes a blocking system call the thread is in fail with `EINTR`.
+extern "C" fn eintr_count_handler(_sig: libc::c_int) {
+    if gettid() as u32 == EINTR_TARGET.load(Ordering::Relaxed) {
+        EINTR_ON_TARGET.fetch_add(1, Ordering::Relaxed);
+    } else {
+        EINTR_ELSEWHERE.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// How many times the handler of the current [`under_eintr_storm`] ran on its target so
+/// far (for a helper thread that waits until the storm has really landed).
+pub fn eintr_storm_runs() -> u64 {
+    EINTR_ON_TARGET.load(Ordering::SeqCst)
+}
+
+/// Runs `body` on a fresh thread under a storm of `signo` aimed at that thread, with a
+/// counting handler installed without `SA_RESTART`; returns `body`'s result and how many
+/// times the handler ran on that thread. Panics if it ran on any other thread.
+///
+/// Installs a process-wide handler: the caller must hold its file's [`serial`] lock.
+pub fn under_eintr_storm<R: Send + 'static>(
+    signo: libc::c_int,
+    source: StormSource,
+    body: impl FnOnce() -> R + Send + 'static,
+) -> (R, u64) {
+    EINTR_ON_TARGET.store(0, Ordering::SeqCst);
+    EINTR_ELSEWHERE.store(0, Ordering::SeqCst);
+    let _handler = install_handler(signo, eintr_count_handler, false);
+    let (id_tx, id_rx) = mpsc::channel();
+    let (go_tx, go_rx) = mpsc::channel::<()>();
+    let t = thread::spawn(move || {
+        EINTR_TARGET.store(gettid() as u32, Ordering::SeqCst);
+        id_tx.send((current_pthread(), gettid())).unwrap();
+        go_rx.recv().unwrap();
+        body()
+    });
+    let (target, tid) = id_rx.recv().unwrap();
+    let storm = match source {
+        StormSource::Kill => (Some(Storm::start(target, signo, Duration::ZERO)), None),
+        StormSource::Timer(period) => (None, Some(ThreadTimer::start(tid, signo, period))),
+    };
+    go_tx.send(()).unwrap();
+    // `pthread_kill` needs the target alive: stop the storm before joining.
+    while !t.is_finished() {
+        thread::sleep(Duration::from_millis(5));
+    }
+    drop(storm);
+    let r = t.join().unwrap();
+    assert_eq!(
+        EINTR_ELSEWHERE.load(Ordering::SeqCst),
+        0,
+        "the storm's handler ran on another thread"
+    );
+    (r, EINTR_ON_TARGET.load(Ordering::SeqCst))
+}
