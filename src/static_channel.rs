@@ -58,8 +58,14 @@ const TAKEN: u8 = 2;
 ///   can always send. [`sender`](StaticChannel::sender) handles are ordinary [`Sender`]s;
 ///   dropping one, even the last, frees nothing and is async-signal-safe.
 /// * Values still queued when the process exits are not dropped (statics never are), and
-///   the fd stays open for the life of the process.
-/// * `N == 0` does not compile.
+///   the fd stays open for the life of the process. Dropping the receiver drops what is
+///   queued then; a value whose `try_send` was still between claiming its slot and
+///   publishing it at that moment is accepted (`Ok`) but never dropped.
+/// * `N == 0` does not compile:
+///
+/// ```compile_fail
+/// static NONE: sigring::StaticChannel<u8, 0> = sigring::StaticChannel::new();
+/// ```
 ///
 /// Nothing here allocates: `new` is `const`, and `try_send` (every outcome), `receiver`
 /// and `sender` make no allocation.
@@ -78,7 +84,7 @@ impl<T, const N: usize> StaticChannel<T, N> {
     /// Rejects `N == 0` (and capacities the ring cannot address) at compile time.
     const VALID: () = assert!(
         N > 0 && N <= MAX_CAPACITY,
-        "sigring::StaticChannel: the capacity N must be at least 1"
+        "sigring::StaticChannel: the capacity N must be at least 1 (and addressable)"
     );
 
     /// An empty channel, for a `static`. No fd exists until [`receiver`](Self::receiver).
@@ -164,7 +170,8 @@ impl<T: Send, const N: usize> StaticChannel<T, N> {
     /// # Errors
     ///
     /// * [`io::ErrorKind::AlreadyExists`] on every call after the first successful one
-    ///   (or while another thread's first call is still running);
+    ///   (or while another thread's first call is still running); a bare kind, with no
+    ///   message, so that this path does not allocate either;
     /// * the OS error if no fd can be created (`EMFILE`, `ENFILE`); a later call may then
     ///   try again.
     pub fn receiver(&'static self) -> io::Result<Receiver<T>> {
@@ -182,10 +189,8 @@ impl<T: Send, const N: usize> StaticChannel<T, N> {
             .compare_exchange(NO_RECEIVER, OPENING, Ordering::Acquire, Ordering::Relaxed)
             .is_err()
         {
-            return Err(io::Error::new(
-                io::ErrorKind::AlreadyExists,
-                "sigring: this StaticChannel already has its receiver",
-            ));
+            // A bare kind: `io::Error::new` with a message would allocate.
+            return Err(io::ErrorKind::AlreadyExists.into());
         }
         match Receiver::open(Handle::of_static(&self.chan, &self.slots), backend) {
             Ok(rx) => {

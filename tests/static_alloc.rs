@@ -218,10 +218,6 @@ static TWICE: StaticChannel<u8, 1> = StaticChannel::new();
 /// The success path of `receiver()` allocates nothing (above); this measures its
 /// `AlreadyExists` path separately.
 #[test]
-#[ignore = "BUG: receiver()'s AlreadyExists error makes 3 allocations (io::Error::new with \
-            a &str message boxes a String, its error wrapper and the Custom payload; \
-            src/static_channel.rs:185), while the docs say `receiver` makes no allocation \
-            (src/static_channel.rs:64)"]
 fn receiver_already_exists_makes_no_allocation() {
     let _wd = watchdog(30, "receiver_already_exists_makes_no_allocation");
     let _rx = TWICE.receiver().unwrap();

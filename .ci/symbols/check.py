@@ -252,7 +252,7 @@ def edges(binary, start):
         return EDGES[key]
     out = []
     insns = binary.code[start]
-    loaded = register_loads(binary, insns)
+    loaded = register_loads(binary, insns)  # site -> value
     for n, (site, text) in enumerate(insns):
         m = INSN.match(text)
         if not m:
@@ -266,7 +266,7 @@ def edges(binary, start):
             if "(%rip)" in operands and comment:
                 target = binary.slots.get(int(comment, 16))
             elif re.fullmatch(r"\*%\w+", operands):
-                target = loaded.get(register(operands[1:]))
+                target = loaded.get(site)
             if target:
                 kind, value = target
                 out.append((site, "ext" if kind == "ext" else "call", value))
@@ -321,16 +321,30 @@ def register(operand):
 
 
 def register_loads(binary, insns):
-    """Registers that, wherever the function writes them, receive one known function
-    address: register -> ("ext", name) or ("addr", start). This resolves the calls the
-    compiler hoists out of a loop (`mov write@GOT(%rip),%r15` ... `call *%r15`). A register
-    also written any other way (except by the epilogue's `pop`) is left out."""
-    known, spoiled = {}, set()
-    for _, text in insns:
+    """For each `call *%reg` / `jmp *%reg` site: the one known function address the register
+    holds there, as ("ext", name) or ("addr", start). This resolves the calls the compiler
+    hoists (`mov write@GOT(%rip),%r15` ... `call *%r15`, or a GOT slot of a function of the
+    binary itself). Two rules, both sound without a control-flow graph:
+
+    * if every write of the register in the whole function loads the same known address,
+      that is its value everywhere;
+    * otherwise, at a call site, if the writes *before* it (in address order) all load the
+      same known address and no jump at or after the site goes back to the site or before
+      it (no loop could bring a later write around), that address.
+
+    Anything else stays unresolved and is reported as an indirect call."""
+    writes = []  # (index, register, value or None)
+    backward = []  # indices of jumps whose target lies at or before themselves
+    addr_index = {site: i for i, (site, _) in enumerate(insns)}
+    for i, (site, text) in enumerate(insns):
         m = INSN.match(text)
         if not m:
             continue
         mnemonic, operands, comment = m.group(2), m.group(3), m.group(4)
+        if re.fullmatch(r"j[a-z]+", mnemonic) or mnemonic.startswith("jmp"):
+            t = re.match(r"^([0-9a-f]+)\b", operands)
+            if t and int(t.group(1), 16) in addr_index and int(t.group(1), 16) <= site:
+                backward.append((i, addr_index[int(t.group(1), 16)]))
         if mnemonic.startswith(("push", "pop", "cmp", "test", "call", "j", "ret", "bt",
                                 "ucomis", "comis", "nop")):
             continue
@@ -345,11 +359,29 @@ def register_loads(binary, insns):
                 value = binary.slots.get(ref)
             elif mnemonic.startswith("lea") and binary.is_function(ref):
                 value = ("addr", ref)
-        if value is None or known.get(reg, value) != value:
-            spoiled.add(reg)
-        else:
-            known[reg] = value
-    return {r: v for r, v in known.items() if r not in spoiled}
+        writes.append((i, reg, value))
+
+    def one_value(ws):
+        values = {v for _, _, v in ws}
+        if len(values) == 1 and None not in values:
+            return values.pop()
+        return None
+
+    resolved = {}
+    for i, (site, text) in enumerate(insns):
+        m = INSN.match(text)
+        if not m or not re.fullmatch(r"\*%\w+", m.group(3) or ""):
+            continue
+        reg = register(m.group(3)[1:])
+        mine = [w for w in writes if w[1] == reg]
+        value = one_value(mine)
+        if value is None:
+            looped = any(j >= i and target <= i for j, target in backward)
+            if not looped:
+                value = one_value([w for w in mine if w[0] < i])
+        if value is not None:
+            resolved[site] = value
+    return resolved
 
 
 def is_jump_table(insns, n):

@@ -41,7 +41,7 @@ use std::mem;
 
 use log::Log;
 use sigring::signal::SigInfo;
-use sigring::{Receiver, Sender};
+use sigring::{Receiver, Sender, StaticChannel};
 
 /// A 64-byte value: a larger-than-a-register copy (`memcpy` territory).
 type Block = [u8; 64];
@@ -87,6 +87,19 @@ entries! {
     sigring_probe_capacity(f) => black_box(&f.u64).capacity();
     sigring_probe_clone(f) => mem::forget(black_box(&f.u64).clone());
     sigring_probe_clone_block(f) => mem::forget(black_box(&f.block).clone());
+    // `StaticChannel`: a handler's `try_send` on the static itself, and its queries.
+    sigring_probe_static_try_send(_f) => {
+        static CH: StaticChannel<u64, 8> = StaticChannel::new();
+        CH.try_send(black_box(7))
+    };
+    sigring_probe_static_try_send_block(_f) => {
+        static CH: StaticChannel<[u8; 64], 3> = StaticChannel::new();
+        CH.try_send(black_box([7; 64]))
+    };
+    sigring_probe_static_len(_f) => {
+        static CH: StaticChannel<u8, 5> = StaticChannel::new();
+        (black_box(&CH).len(), CH.is_full(), CH.is_empty(), CH.capacity())
+    };
     // `signal::forward`'s action: what it calls (the closure itself: see the module docs).
     sigring_probe_from_siginfo(f) => SigInfo::from_siginfo(black_box(&f.raw));
     // `sigring::log`: `Logger::log` directly, and through the `log` crate's macro.
