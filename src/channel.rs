@@ -270,6 +270,7 @@ impl<T> Handle<T> {
     }
 
     /// A handle to a channel in a `static`.
+    #[cfg_attr(sigring_loom, allow(dead_code))]
     pub(crate) fn of_static(chan: &'static Chan, slots: &'static [Slot<T>]) -> Self {
         Handle {
             chan: NonNull::from(chan),
@@ -392,6 +393,7 @@ pub struct Sender<T> {
 
 impl<T> Sender<T> {
     /// A sender of a static channel (see [`StaticChannel::sender`](crate::StaticChannel::sender)).
+    #[cfg_attr(sigring_loom, allow(dead_code))]
     pub(crate) fn of_static(handle: Handle<T>) -> Self {
         handle.chan().add_sender();
         Sender { handle }
@@ -790,6 +792,13 @@ impl<T> Receiver<T> {
     #[doc(hidden)]
     pub fn model_fd_readable(&self) -> bool {
         self.handle.chan().wake.is_readable()
+    }
+
+    /// Under loom: write a token into the modeled fd from outside the protocol.
+    #[cfg(sigring_loom)]
+    #[doc(hidden)]
+    pub fn model_inject_stray_token(&self) {
+        self.handle.chan().wake.inject_stray();
     }
 
     /// Under loom: block like `poll` with no timeout until the modeled fd is readable.

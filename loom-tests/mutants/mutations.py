@@ -85,7 +85,12 @@ M = [
  ("M19", "send-wait: a freed slot never wakes sleeping senders",
   [("src/wait.rs", "if self.registered.load(Ordering::Relaxed) != 0 {\n            self.wake_all();\n        }", "let _ = &self.registered;")]),
  ("M20", "receiver drop: blocked senders are not woken",
-  [("src/channel.rs", "self.ring.close();\n        self.send_wait.wake_all();", "self.ring.close();")]),
+  [("src/channel.rs", "self.ring.close();\n        self.wake.gone();\n        self.send_wait.wake_all();", "self.ring.close();\n        self.wake.gone();")]),
+ ("M21", "clear_stray_token re-arms without reading the fd (the stray token stays)",
+  [("src/waker/mod.rs", "let _ = self.fd.consume();\n            self.state.store(ARMED, Ordering::Release);", "self.state.store(ARMED, Ordering::Release);")]),
+ ("M22", "try_recv: after clearing a stray token, Empty without looking at the ring again",
+  [("src/wait.rs", "c.chan.wake.clear_stray_token();\n                // Look again: a value published while the flag was taken wrote no token.\n                self.ready_now(c, c.prepare_wait())",
+    "c.chan.wake.clear_stray_token();\n                Err(TryRecvError::Empty)")]),
 ]
 
 

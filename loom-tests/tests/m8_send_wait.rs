@@ -20,12 +20,12 @@ use sigring::SendError;
 /// Capacity 1, full. A thread `send`s a second value while the consumer takes the first
 /// and then waits for the second.
 ///
-/// Bound: 3 preemptions. The race the protocol closes needs two: the sender between its
-/// failed push and its registration, and the consumer between freeing the slot and
-/// loading `registered`.
+/// Bound: 5 preemptions (about 21 000 executions, ~1.5 s). The race the protocol closes
+/// needs two: the sender between its failed push and its registration, and the consumer
+/// between freeing the slot and loading `registered`.
 #[test]
 fn sender_waits_while_consumer_pops() {
-    check("m8 sender waits, consumer pops", Some(3), || {
+    check("m8 sender waits, consumer pops", Some(5), || {
         let (tx, rx) = sigring::channel::<u32>(1).unwrap();
         tx.try_send(0).unwrap();
         let tx2 = tx.clone();
@@ -40,10 +40,10 @@ fn sender_waits_while_consumer_pops() {
 /// Capacity 1, full. A thread `send`s while the receiver is dropped: the send returns the
 /// value (`SendError`), whatever point of its wait the drop lands on.
 ///
-/// Bound: 3 preemptions.
+/// Bound: 5 preemptions (about 800 executions).
 #[test]
 fn receiver_drop_wakes_waiting_sender() {
-    check("m8 receiver drop wakes sender", Some(3), || {
+    check("m8 receiver drop wakes sender", Some(5), || {
         let (tx, rx) = sigring::channel::<u32>(1).unwrap();
         tx.try_send(0).unwrap();
         let sender = thread::spawn(move || tx.send(1));
@@ -55,11 +55,14 @@ fn receiver_drop_wakes_waiting_sender() {
 /// Capacity 1, full. Two threads `send` at once; the consumer frees the slot once, then
 /// again: both senders complete and every value is received exactly once.
 ///
-/// Bound: 2 preemptions (three threads, a lock and a condition variable make the space
-/// large; the lost-wake-up races need one preemption each on the sender and consumer).
+/// Bound: 1 preemption (about 250 000 executions, ~30 s). Three threads, a lock and a
+/// condition variable make the space large: bound 2 passes too, in 4.3 million executions
+/// and 12 minutes (run by hand on 2026-11-30), too long for every CI run. The lost
+/// wake-up races of the protocol are covered at higher bounds by the two models above;
+/// this one adds a second sender competing for the freed slot.
 #[test]
 fn two_senders_one_freed_slot() {
-    check("m8 two senders, one slot", Some(2), || {
+    check("m8 two senders, one slot", Some(1), || {
         let (tx, rx) = sigring::channel::<u32>(1).unwrap();
         tx.try_send(0).unwrap();
         let (t1, t2) = (tx.clone(), tx.clone());

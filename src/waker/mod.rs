@@ -251,6 +251,12 @@ impl Wake {
         self.fd.raw_read()
     }
 
+    /// Under loom: a token written from outside the protocol.
+    #[cfg(sigring_loom)]
+    pub(crate) fn inject_stray(&self) {
+        self.fd.inject_stray();
+    }
+
     /// Under loom: whether the modeled fd is readable (what `poll` would report).
     #[cfg(sigring_loom)]
     pub(crate) fn is_readable(&self) -> bool {

@@ -12,8 +12,8 @@
 //!
 //! The kernel updates an eventfd counter (or a pipe's buffer) under a lock, so the writes
 //! and reads of the fd are read-modify-writes in one total order, and each synchronizes
-//! with the one before it. The model keeps that: [`Model::post`] and [`Model::consume`]
-//! are both `swap`s. (A plain `store` in `post` would also be weaker than the real fd in
+//! with the one before it. The model keeps that: [`Model::post`], [`Model::inject_stray`]
+//! and [`Model::consume`] are all read-modify-writes of one atomic. (A plain `store` in `post` would also be weaker than the real fd in
 //! loom's eyes: loom orders a plain store and a concurrent RMW of the same atomic only
 //! partially, and may then let a later `Acquire` load that happens-after the store return
 //! the RMW's older value. That reports a lost wake-up that a real fd cannot have.)
@@ -22,12 +22,22 @@ use std::io;
 use std::time::Instant;
 
 use super::Backend;
-use crate::sync::{AtomicBool, Notify, Ordering};
+use crate::sync::{AtomicU8, Notify, Ordering};
+
+/// The modeled fd holds a token: it is readable.
+const TOKEN: u8 = 1;
+/// A token was written from outside the protocol in this execution
+/// ([`Model::inject_stray`]). Sticky: from then on the one-token check is off, because a
+/// stray token can be taken for a producer's (the consumer reads it while the flag is
+/// `POSTED`, before the producer's own write lands), and the producer's token then
+/// outlasts the re-arming. A real fd holds both (an eventfd adds them up, a pipe keeps both
+/// bytes) and the receiver reads the extra one as a stray one in turn.
+const STRAY: u8 = 2;
 
 #[derive(Debug)]
 pub(crate) struct Model {
-    /// Whether the modeled fd is readable (a token is in it).
-    token: AtomicBool,
+    /// `TOKEN` and `STRAY` bits; every change is one read-modify-write.
+    fd: AtomicU8,
     /// Where the consumer "sleeps in poll"; [`Model::post`] wakes it.
     notify: Notify,
 }
@@ -35,7 +45,7 @@ pub(crate) struct Model {
 impl Model {
     pub(crate) fn new() -> Self {
         Model {
-            token: AtomicBool::new(false),
+            fd: AtomicU8::new(0),
             notify: Notify::new(),
         }
     }
@@ -56,24 +66,31 @@ impl Model {
     /// writer that moved the flag `ARMED -> POSTED` writes, and the flag is `ARMED` only
     /// while the fd is empty): a second token would mean a pipe could fill up.
     pub(crate) fn post(&self) {
-        let outstanding = self.token.swap(true, Ordering::AcqRel);
+        let before = self.fd.fetch_or(TOKEN, Ordering::AcqRel);
         assert!(
-            !outstanding,
+            before & TOKEN == 0 || before & STRAY != 0,
             "wake protocol: a token was written while another was outstanding"
         );
         self.notify.notify();
     }
 
+    /// Something outside the protocol writes a token (a process cloned without the atfork
+    /// handlers, say): the fd becomes readable, bypassing the one-token check.
+    pub(crate) fn inject_stray(&self) {
+        self.fd.fetch_or(TOKEN | STRAY, Ordering::AcqRel);
+        self.notify.notify();
+    }
+
     /// "read(2) the token": returns whether one was there; the fd is no longer readable.
     pub(crate) fn consume(&self) -> bool {
-        self.token.swap(false, Ordering::AcqRel)
+        self.fd.fetch_and(!TOKEN, Ordering::AcqRel) & TOKEN != 0
     }
 
     /// "poll(2)": blocks until readable. With a deadline, the deadline is taken to expire
     /// at once: readable now is `true`, otherwise `false`.
     pub(crate) fn wait(&self, deadline: Option<Instant>) -> bool {
         loop {
-            if self.token.load(Ordering::Acquire) {
+            if self.is_readable() {
                 return true;
             }
             if deadline.is_some() {
@@ -87,6 +104,6 @@ impl Model {
 
     /// What `poll(2)` with a zero timeout would report.
     pub(crate) fn is_readable(&self) -> bool {
-        self.token.load(Ordering::Acquire)
+        self.fd.load(Ordering::Acquire) & TOKEN != 0
     }
 }
