@@ -38,7 +38,7 @@ mod common;
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicI32, AtomicU8, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{mpsc, Arc, Mutex, MutexGuard, Once};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -52,6 +52,37 @@ use sigring::{
 };
 
 static LOCK: Mutex<()> = Mutex::new(());
+
+/// Takes the file's lock and, the first time, establishes [`early_child_handler`] with
+/// `pthread_atfork`. Every test calls it before it creates a receiver, so this handler is
+/// established before sigring's (installed with the process's first receiver) and, child
+/// handlers being called in the order they were established, runs before it in every
+/// child.
+fn fork_test() -> MutexGuard<'static, ()> {
+    static EARLY: Once = Once::new();
+    let guard = serial(&LOCK);
+    EARLY.call_once(|| {
+        // SAFETY: a plain `extern "C"` function with no arguments that lives for the whole
+        // program; `pthread_atfork` only records it.
+        let rc = unsafe { libc::pthread_atfork(None, None, Some(early_child_handler)) };
+        assert_eq!(rc, 0, "pthread_atfork: error {rc}");
+    });
+    guard
+}
+
+/// The signal [`early_child_handler`] raises in the next children (0: none).
+static RAISE_EARLY: AtomicI32 = AtomicI32::new(0);
+
+/// In the child, before sigring's atfork handler: raises `RAISE_EARLY`, as if that signal
+/// had been delivered the moment the child first ran (a Ctrl-C to the process group, a
+/// `kill` from a supervisor), which is before `fork` returns there.
+extern "C" fn early_child_handler() {
+    let signal = RAISE_EARLY.load(Ordering::Relaxed);
+    if signal != 0 {
+        // SAFETY: `raise` is async-signal-safe; the child is single-threaded here.
+        unsafe { libc::raise(signal) };
+    }
+}
 
 /// How long the parent's event loop watches the fd after its children exit.
 const WATCH: Duration = Duration::from_millis(200);
@@ -501,7 +532,7 @@ fn children_touch_inherited_handles(
 /// any token written now would wake it.
 #[test]
 fn idle_armed_parent_sees_nothing_from_its_children() {
-    let _serial = serial(&LOCK);
+    let _serial = fork_test();
     let _wd = watchdog(120, "idle_armed_parent_sees_nothing_from_its_children");
     for backend in BACKENDS {
         let what = format!("{backend:?}, armed");
@@ -527,7 +558,7 @@ fn idle_armed_parent_sees_nothing_from_its_children() {
 /// sleep beside its value) nor add one.
 #[test]
 fn token_outstanding_parent_gets_exactly_its_value() {
-    let _serial = serial(&LOCK);
+    let _serial = fork_test();
     let _wd = watchdog(120, "token_outstanding_parent_gets_exactly_its_value");
     for backend in BACKENDS {
         let what = format!("{backend:?}, token outstanding");
@@ -553,7 +584,7 @@ fn token_outstanding_parent_gets_exactly_its_value() {
 /// what it does with the inherited sender must not wake the parent's.
 #[test]
 fn parent_asleep_in_recv_is_not_woken_by_its_children() {
-    let _serial = serial(&LOCK);
+    let _serial = fork_test();
     let _wd = watchdog(120, "parent_asleep_in_recv_is_not_woken_by_its_children");
     for backend in BACKENDS {
         let what = format!("{backend:?}, asleep in recv");
@@ -682,7 +713,7 @@ fn children_raise(what: &str, n: usize) {
 /// `Disconnected`, and the parent, armed or with a token outstanding, sees none of it.
 #[test]
 fn an_inherited_raw_handler_sends_nothing_to_the_parent() {
-    let _serial = serial(&LOCK);
+    let _serial = fork_test();
     let _wd = watchdog(120, "an_inherited_raw_handler_sends_nothing_to_the_parent");
     for (i, backend) in BACKENDS.into_iter().enumerate() {
         HANDLER_TARGET.store(i as u8, Ordering::Relaxed);
@@ -750,6 +781,84 @@ fn an_inherited_raw_handler_sends_nothing_to_the_parent() {
     }
 }
 
+/// One static per backend for the test below, and what its handler saw.
+static WINDOW_EVENTFD: StaticChannel<u32, 8> = StaticChannel::new();
+static WINDOW_PIPE: StaticChannel<u32, 8> = StaticChannel::new();
+static WINDOW_TARGET: AtomicU8 = AtomicU8::new(0);
+static WINDOW_SAW: AtomicI32 = AtomicI32::new(-1);
+
+fn window_target() -> &'static StaticChannel<u32, 8> {
+    if WINDOW_TARGET.load(Ordering::Relaxed) == 1 {
+        &WINDOW_PIPE
+    } else {
+        &WINDOW_EVENTFD
+    }
+}
+
+extern "C" fn on_sigusr2(_: libc::c_int) {
+    let saw = match window_target().try_send(FROM_HANDLER) {
+        Ok(()) => saw::SENT,
+        Err(TrySendError::Full(_)) => saw::FULL,
+        Err(TrySendError::Disconnected(FROM_HANDLER)) => saw::DISCONNECTED,
+        Err(TrySendError::Disconnected(_)) => saw::OTHER_VALUE,
+    };
+    WINDOW_SAW.store(saw, Ordering::Relaxed);
+}
+
+/// A signal that reaches the child before sigring's atfork child handler has disowned the
+/// inherited channels: the kernel delivers a signal pending for the new process as it first
+/// returns to user space, before `fork` returns there and before any atfork handler runs
+/// (a Ctrl-C to the process group, or a supervisor's `kill`, at the moment of the fork).
+/// Here an atfork child handler established before sigring's raises it, deterministically.
+/// (With real signals the window is hit too: a thread storming `kill(0, SIGUSR2)` while the
+/// main thread forked 3 000 children had 67 of them send `Ok` from the handler.)
+/// The inherited raw handler's `try_send` must still be `Disconnected` and write nothing.
+/// `signal::forward`'s action is not affected (its `getpid` check); raw handlers are. A
+/// fix: the atfork prepare handler blocks every signal, and the parent and child handlers
+/// restore the mask, the child's after disowning.
+#[test]
+#[ignore = "BUG: a signal delivered to a forked child before sigring's atfork child handler \
+            ran: the inherited raw handler's StaticChannel::try_send returns Ok (not \
+            Disconnected) and writes a token into the parent's fd (the parent's armed \
+            event loop then has 1 readable turn with no value)"]
+fn a_signal_in_the_child_before_the_atfork_handler_ran_is_still_disconnected() {
+    let _serial = fork_test();
+    let _wd = watchdog(60, "a_signal_in_the_child_before_the_atfork_handler_ran");
+    for (i, backend) in BACKENDS.into_iter().enumerate() {
+        let what = format!("{backend:?} static, signal before the atfork handler");
+        WINDOW_TARGET.store(i as u8, Ordering::Relaxed);
+        let rx = window_target().receiver_with(backend).unwrap();
+        let _handler = install_handler(libc::SIGUSR2, on_sigusr2, true);
+        assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+        let writes_before = rx.wake_writes();
+
+        RAISE_EARLY.store(libc::SIGUSR2, Ordering::Relaxed);
+        let got = in_child(|| WINDOW_SAW.load(Ordering::Relaxed));
+        RAISE_EARLY.store(0, Ordering::Relaxed);
+        let watched = event_loop(&rx, WATCH);
+        eprintln!(
+            "{what}: the child's handler saw {}; parent: wake_writes {writes_before} -> {}, \
+             event loop {} readable turns, values {:?}",
+            describe(got, &[]),
+            rx.wake_writes(),
+            watched.turns,
+            watched.values
+        );
+        assert_ne!(got, -1, "{what}: the early handler did not raise");
+        assert!(
+            got == saw::DISCONNECTED,
+            "{what}: the child's handler saw {}, expected {}",
+            describe(got, &[]),
+            describe(saw::DISCONNECTED, &[])
+        );
+        assert_eq!(
+            (watched.turns, watched.values),
+            (0, vec![]),
+            "{what}: the parent's event loop"
+        );
+    }
+}
+
 /// A static channel never opened by the parent.
 static UNOPENED: StaticChannel<u32, 4> = StaticChannel::new();
 
@@ -758,7 +867,7 @@ static UNOPENED: StaticChannel<u32, 4> = StaticChannel::new();
 /// empty).
 #[test]
 fn a_static_channel_unopened_at_the_fork_is_the_childs_to_open() {
-    let _serial = serial(&LOCK);
+    let _serial = fork_test();
     let _wd = watchdog(
         60,
         "a_static_channel_unopened_at_the_fork_is_the_childs_to_open",
@@ -816,7 +925,7 @@ fn readable_now(fd: RawFd) -> bool {
 /// stays disconnected.
 #[test]
 fn a_channel_created_in_the_child_works_normally() {
-    let _serial = serial(&LOCK);
+    let _serial = fork_test();
     let _wd = watchdog(60, "a_channel_created_in_the_child_works_normally");
     let steps = [
         "the inherited sender's try_send: Disconnected",
@@ -951,7 +1060,7 @@ fn one_real_value(tx: &Sender<u32>, rx: &Receiver<u32>, backend: Backend) {
 /// wakes the loop.
 #[test]
 fn a_stray_token_costs_an_event_loop_one_wasted_turn() {
-    let _serial = serial(&LOCK);
+    let _serial = fork_test();
     let _wd = watchdog(60, "a_stray_token_costs_an_event_loop_one_wasted_turn");
     for backend in BACKENDS {
         let (tx, rx) = build::<u32>(4, backend);
@@ -1000,7 +1109,7 @@ fn a_stray_token_costs_an_event_loop_one_wasted_turn() {
 /// "at most one wasted wake-up" holds only for a loop that calls `try_recv` when woken.
 #[test]
 fn after_k_idle_try_recvs_a_stray_token_costs_at_most_k_turns() {
-    let _serial = serial(&LOCK);
+    let _serial = fork_test();
     let _wd = watchdog(
         60,
         "after_k_idle_try_recvs_a_stray_token_costs_at_most_k_turns",
@@ -1032,7 +1141,7 @@ fn after_k_idle_try_recvs_a_stray_token_costs_at_most_k_turns() {
 /// sleeps again until its deadline.
 #[test]
 fn a_stray_token_wakes_recv_once() {
-    let _serial = serial(&LOCK);
+    let _serial = fork_test();
     let _wd = watchdog(60, "a_stray_token_wakes_recv_once");
     for backend in BACKENDS {
         let (tx, rx) = build::<u32>(4, backend);
