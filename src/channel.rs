@@ -546,6 +546,12 @@ impl<T> Clone for Sender<T> {
 }
 
 impl<T> Drop for Sender<T> {
+    /// Async-signal-safe, with one exception: the last handle of a boxed channel (every
+    /// other `Sender` and the `Receiver` gone) frees the buffer and closes the fds, and
+    /// drops the values still queued. A handler cannot know that another thread did not
+    /// just drop the receiver, so the rule for handlers is: send through a
+    /// [`StaticChannel`](crate::StaticChannel) (its senders free nothing, ever), or hold a
+    /// boxed `Sender` that some other handle outlives; never let a handler own the last one.
     fn drop(&mut self) {
         self.handle.chan().remove_sender();
     }
@@ -558,6 +564,11 @@ impl<T> fmt::Debug for Sender<T> {
             .finish_non_exhaustive()
     }
 }
+
+// A panic while a `Sender` is borrowed leaves the channel consistent: every operation is a
+// single atomic step or a lock that tolerates poisoning, as in crossbeam-channel.
+impl<T> std::panic::UnwindSafe for Sender<T> {}
+impl<T> std::panic::RefUnwindSafe for Sender<T> {}
 
 /// The receiving half: one consumer, `Send` but neither `Sync` nor `Clone`.
 ///
@@ -573,7 +584,7 @@ impl<T> fmt::Debug for Sender<T> {
 /// The receiver's methods may sleep, read the fd and run the values' destructors; none of
 /// them is async-signal-safe or reentrant, so a signal handler must not call them.
 pub struct Receiver<T> {
-    handle: Handle<T>,
+    pub(crate) handle: Handle<T>,
     /// How it spins and sleeps, and what it counts.
     wait: RecvWait,
     /// One consumer: `Receiver` is not `Sync`, so no two threads pop at once.
@@ -786,30 +797,18 @@ impl<T> Receiver<T> {
     pub fn wake_writes(&self) -> u64 {
         self.handle.chan().wake.writes()
     }
-
-    /// Under loom: whether the modeled fd is readable, as `poll` would report it.
-    #[cfg(sigring_loom)]
-    #[doc(hidden)]
-    pub fn model_fd_readable(&self) -> bool {
-        self.handle.chan().wake.is_readable()
-    }
-
-    /// Under loom: write a token into the modeled fd from outside the protocol.
-    #[cfg(sigring_loom)]
-    #[doc(hidden)]
-    pub fn model_inject_stray_token(&self) {
-        self.handle.chan().wake.inject_stray();
-    }
-
-    /// Under loom: block like `poll` with no timeout until the modeled fd is readable.
-    #[cfg(sigring_loom)]
-    #[doc(hidden)]
-    pub fn model_poll(&self) {
-        self.handle.chan().wake.wait(None);
-    }
 }
 
+// As for `Sender`: no panic can leave the receiver's state half-updated (its spin policy
+// and counters are plain values written in one step).
+impl<T> std::panic::UnwindSafe for Receiver<T> {}
+impl<T> std::panic::RefUnwindSafe for Receiver<T> {}
+
 impl<T> Drop for Receiver<T> {
+    /// Closes the channel (every later send returns `Disconnected`), wakes blocked senders
+    /// and drops the values still queued. If one of their destructors panics, the panic
+    /// propagates out of this drop and the values after it are leaked, not dropped (a
+    /// second panic while unwinding would abort the process).
     fn drop(&mut self) {
         // SAFETY: `&mut self`: this is the one consumer and no other call is running.
         unsafe { self.handle.chan().close_receiver(self.handle.slots()) };
@@ -822,27 +821,6 @@ impl<T> fmt::Debug for Receiver<T> {
             .field("capacity", &self.handle.chan().ring.capacity())
             .field("wake", &self.handle.chan().wake)
             .finish_non_exhaustive()
-    }
-}
-
-#[cfg(not(sigring_loom))]
-impl<T> std::os::fd::AsFd for Receiver<T> {
-    /// The fd that is readable while values may be waiting (or the senders are gone).
-    /// Only poll it; reading or writing it breaks the wake protocol.
-    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
-        // A receiver exists only once its fd was created (`Receiver::open`), and the fd
-        // stays open for as long as the channel's state does, which outlives `self`.
-        let fd = self.handle.chan().wake.raw_fd().unwrap_or(-1);
-        // SAFETY: see above: `fd` is an open descriptor owned by the channel for at least
-        // the lifetime of the borrow.
-        unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) }
-    }
-}
-
-#[cfg(not(sigring_loom))]
-impl<T> std::os::fd::AsRawFd for Receiver<T> {
-    fn as_raw_fd(&self) -> std::os::fd::RawFd {
-        self.handle.chan().wake.raw_fd().unwrap_or(-1)
     }
 }
 

@@ -10,6 +10,7 @@
 
 mod channel;
 mod error;
+mod fd;
 #[cfg(all(feature = "log", not(sigring_loom)))]
 #[cfg_attr(docsrs, doc(cfg(feature = "log")))]
 pub mod log;

@@ -20,7 +20,10 @@
 //! The list is guarded by a small spin lock that the atfork *prepare* handler takes before
 //! the fork and the *parent* and *child* handlers release, so the child never sees the
 //! list half-updated. Only ordinary threads take it (creating or dropping a receiver),
-//! never a signal handler.
+//! never a signal handler. The prepare handler also blocks every signal on the forking
+//! thread until the child handler has run: a signal pending for the new child is delivered
+//! the moment it first runs, before any atfork handler, and would otherwise reach a
+//! channel not yet disowned.
 //!
 //! # Which forks are covered
 //!
@@ -35,8 +38,10 @@
 //!   that token and leave the parent asleep beside a value.)
 //! * A raw `clone` without `CLONE_VM`, or `syscall(SYS_fork)`: not detected (no atfork
 //!   handler runs). A send in such a child goes into the child's copy and is lost, and may
-//!   leave a stray token in the parent's fd; the receiver reads a stray token after at most
-//!   one wasted wake-up (see `wait.rs`).
+//!   leave a stray token in the parent's fd: a `recv` reads it after one wasted wake-up, and
+//!   so does an event loop that calls `try_recv` only when the fd is readable (a loop that
+//!   also calls it while idle pays at most as many turns as it made idle calls in a row,
+//!   see `wait.rs`).
 //! * `fork` called from inside a signal handler that interrupted this process's creation
 //!   or drop of a receiver would wait for the lock forever; POSIX already makes `fork` in a
 //!   handler unsafe when atfork handlers exist.
@@ -48,10 +53,11 @@ pub(crate) use imp::Owner;
 
 #[cfg(not(sigring_loom))]
 mod imp {
+    use std::mem::MaybeUninit;
     use std::ptr;
 
     use super::Chan;
-    use crate::sync::{AtomicBool, AtomicPtr, AtomicU8, Backoff, Ordering};
+    use crate::sync::{AtomicBool, AtomicPtr, AtomicU8, Backoff, Ordering, UnsafeCell};
 
     /// The process-wide list of channels with a receiver, linked through their `Owner`s.
     static HEAD: AtomicPtr<Chan> = AtomicPtr::new(ptr::null_mut());
@@ -171,13 +177,48 @@ mod imp {
         }
     }
 
-    /// Before `fork`: hold the list still.
+    /// The forking thread's signal mask from before [`prepare`], restored by [`parent`]
+    /// and [`child`]. Written and read only by the forking thread while it holds `LOCK`.
+    struct SavedMask(UnsafeCell<MaybeUninit<libc::sigset_t>>);
+
+    // SAFETY: only the thread holding `LOCK` (the forking one, between the atfork
+    // handlers) touches the mask.
+    unsafe impl Sync for SavedMask {}
+
+    static SAVED_MASK: SavedMask = SavedMask(UnsafeCell::new(MaybeUninit::uninit()));
+
+    /// Before `fork`: hold the list still, and block every signal until the child has
+    /// disowned its inherited channels. A signal pending for the new child is delivered the
+    /// moment it first runs, before any atfork child handler, and its handler would still
+    /// find the parent's channels open there.
     extern "C" fn prepare() {
         lock();
+        SAVED_MASK.0.with_mut(|saved| {
+            // SAFETY: `all` is initialised by `sigfillset`; `saved` points to the static's
+            // storage, which only this thread uses now (it holds the lock), and
+            // `pthread_sigmask` fills it with the current mask.
+            unsafe {
+                let mut all = MaybeUninit::<libc::sigset_t>::uninit();
+                libc::sigfillset(all.as_mut_ptr());
+                libc::pthread_sigmask(libc::SIG_BLOCK, all.as_ptr(), (*saved).as_mut_ptr());
+            }
+        });
+    }
+
+    /// Restores the mask [`prepare`] saved.
+    fn restore_mask() {
+        SAVED_MASK.0.with_mut(|saved| {
+            // SAFETY: `prepare` initialised the saved mask, and this thread still holds
+            // the lock.
+            unsafe {
+                libc::pthread_sigmask(libc::SIG_SETMASK, (*saved).as_ptr(), std::ptr::null_mut());
+            }
+        });
     }
 
     /// After `fork`, in the parent.
     extern "C" fn parent() {
+        restore_mask();
         unlock();
     }
 
@@ -193,6 +234,8 @@ mod imp {
             chan.owner.set_foreign();
             chan.disown();
         }
+        // Signals held back since `prepare` are delivered now, to disowned channels.
+        restore_mask();
         unlock();
     }
 }

@@ -384,17 +384,39 @@ impl Ring {
         tail & !self.mark_bit == head
     }
 
-    /// Drops every published value left in `slots`, exactly once.
+    /// Drops every published value left in `slots`, exactly once, in order. A slot that a
+    /// producer has claimed but not yet published stops it there (what is left stays for
+    /// a later drain).
+    ///
+    /// If a value's destructor panics, the panic propagates, and every value still
+    /// published is *leaked* (taken out and forgotten, its destructor not run) while it
+    /// unwinds: dropping another one then could panic a second time, which aborts the
+    /// process. crossbeam-channel does the same.
     ///
     /// # Safety
     ///
-    /// As for [`Ring::pop`]; in addition no producer may still be between its claim and
-    /// its publish (a claimed, unpublished slot would be skipped, its value leaked).
+    /// As for [`Ring::pop`].
     pub(crate) unsafe fn drain<T>(&self, slots: &[Slot<T>]) {
+        /// Runs only if a destructor panicked: empties the ring without running any more.
+        struct LeakRest<'a, T> {
+            ring: &'a Ring,
+            slots: &'a [Slot<T>],
+        }
+        impl<T> Drop for LeakRest<'_, T> {
+            fn drop(&mut self) {
+                // SAFETY: still the one consumer (the caller's guarantee, for the whole
+                // drain); nothing here runs user code.
+                while let Some(value) = unsafe { self.ring.pop(self.slots) } {
+                    mem::forget(value);
+                }
+            }
+        }
+        let leak_rest = LeakRest { ring: self, slots };
         // SAFETY: forwarded from the caller.
         while let Some(value) = unsafe { self.pop(slots) } {
             drop(value);
         }
+        mem::forget(leak_rest);
     }
 }
 

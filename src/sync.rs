@@ -32,7 +32,7 @@ pub(crate) use std::sync::{
 
 #[cfg(sigring_loom)]
 pub(crate) use loom::sync::{
-    atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering},
+    atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering},
     Arc, Condvar, Mutex, MutexGuard, Notify,
 };
 

@@ -349,3 +349,77 @@ fn drop_pushing_races_with_teardown() {
         }
     }
 }
+
+/// A value whose destructor panics (after counting the drop).
+struct Bomb(Arc<AtomicUsize>);
+
+impl Drop for Bomb {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        panic!("Bomb dropped");
+    }
+}
+
+/// A peer's test, run as a new user would: two queued values whose `Drop` panics, every
+/// sender gone, then `drop(receiver)` inside `catch_unwind`. The first panic comes out of
+/// the drop; the second value is leaked, not dropped (dropping it while unwinding would
+/// panic again, and Rust would abort the whole process: this test would not finish).
+#[test]
+fn panicking_destructors_do_not_abort_teardown() {
+    let _wd = watchdog(30, "panicking_destructors_do_not_abort_teardown");
+    for backend in BACKENDS {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let (tx, rx) = build::<Bomb>(4, backend);
+        assert!(tx.try_send(Bomb(drops.clone())).is_ok());
+        assert!(tx.try_send(Bomb(drops.clone())).is_ok());
+        drop(tx);
+        let outcome = std::panic::catch_unwind(move || drop(rx));
+        assert!(
+            outcome.is_err(),
+            "the first destructor's panic comes out of the drop"
+        );
+        assert_eq!(
+            drops.load(Ordering::SeqCst),
+            1,
+            "the second value is leaked"
+        );
+        assert_eq!(Arc::strong_count(&drops), 2, "exactly one value leaked");
+    }
+}
+
+/// The same with a sender still alive when the receiver goes: the first panic comes out
+/// of the receiver's drop, and dropping the last sender later drops nothing more (the rest
+/// was leaked at once, so no sender's drop can panic, possibly inside a handler).
+#[test]
+fn panicking_destructor_leaves_nothing_for_the_last_sender() {
+    let _wd = watchdog(
+        30,
+        "panicking_destructor_leaves_nothing_for_the_last_sender",
+    );
+    for backend in BACKENDS {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let (tx, rx) = build::<Bomb>(4, backend);
+        for _ in 0..3 {
+            assert!(tx.try_send(Bomb(drops.clone())).is_ok());
+        }
+        let outcome = std::panic::catch_unwind(move || drop(rx));
+        assert!(outcome.is_err());
+        assert_eq!(drops.load(Ordering::SeqCst), 1);
+        drop(tx); // must not panic: nothing left to drop
+        assert_eq!(drops.load(Ordering::SeqCst), 1);
+        assert_eq!(Arc::strong_count(&drops), 3, "two values leaked");
+    }
+}
+
+/// `Sender` and `Receiver` are `UnwindSafe` and `RefUnwindSafe`, as crossbeam-channel's are:
+/// usable across `catch_unwind` without `AssertUnwindSafe`.
+#[test]
+fn handles_are_unwind_safe() {
+    fn assert_unwind_safe<T: std::panic::UnwindSafe + std::panic::RefUnwindSafe>(_: &T) {}
+    let (tx, rx) = build::<Bomb>(1, BACKENDS[0]);
+    assert_unwind_safe(&tx);
+    assert_unwind_safe(&rx);
+    let tx2 = tx.clone();
+    let sent = std::panic::catch_unwind(move || tx2.len());
+    assert_eq!(sent.ok(), Some(0));
+}

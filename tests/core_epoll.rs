@@ -234,6 +234,7 @@ fn epoll_loop_receives_everything_from_threads() {
 
 /// `mio::Poll` (edge-triggered on Linux) with the receiver registered as a `Source`.
 #[test]
+#[cfg(feature = "mio")]
 fn mio_edge_triggered_loop() {
     use mio::{Events, Interest, Poll, Token};
     let _wd = watchdog(60, "mio_edge_triggered_loop");

@@ -813,14 +813,10 @@ extern "C" fn on_sigusr2(_: libc::c_int) {
 /// (With real signals the window is hit too: a thread storming `kill(0, SIGUSR2)` while the
 /// main thread forked 3 000 children had 67 of them send `Ok` from the handler.)
 /// The inherited raw handler's `try_send` must still be `Disconnected` and write nothing.
-/// `signal::forward`'s action is not affected (its `getpid` check); raw handlers are. A
-/// fix: the atfork prepare handler blocks every signal, and the parent and child handlers
-/// restore the mask, the child's after disowning.
+/// `signal::forward`'s action is not affected (its `getpid` check); raw handlers were,
+/// until the atfork prepare handler blocked every signal, the parent and child handlers
+/// restoring the mask, the child's after disowning.
 #[test]
-#[ignore = "BUG: a signal delivered to a forked child before sigring's atfork child handler \
-            ran: the inherited raw handler's StaticChannel::try_send returns Ok (not \
-            Disconnected) and writes a token into the parent's fd (the parent's armed \
-            event loop then has 1 readable turn with no value)"]
 fn a_signal_in_the_child_before_the_atfork_handler_ran_is_still_disconnected() {
     let _serial = fork_test();
     let _wd = watchdog(60, "a_signal_in_the_child_before_the_atfork_handler_ran");
