@@ -798,3 +798,50 @@ fn a_writer_that_logs_and_flushes_does_not_deadlock() {
     assert_eq!(out.messages(), ["first", "from the writer", "second"]);
     drop(guard);
 }
+
+/// In a process forked from the one that built the logger (no exec), the writer thread does
+/// not exist: a record is counted as discarded (not lost silently, not queued into the
+/// child's copy of the channel), and `flush` returns at once (an error from the guard,
+/// nothing from `Log::flush`) instead of waiting for an acknowledgement forever. The
+/// parent's logger is untouched. The child reports through its exit code.
+#[test]
+fn in_a_forked_child_records_are_discarded_and_flush_returns_at_once() {
+    let _wd = common::watchdog(60, "log in a forked child");
+    let out = Buf::default();
+    let (logger, guard) = build(64, out.clone());
+    emit(&logger, Level::Info, "t", format_args!("before the fork"));
+    guard.flush().unwrap();
+    // SAFETY: the child only logs (no allocation: an inline record and a `try_send`),
+    // flushes (a failing send, no wait) and leaves with `_exit`.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork failed");
+    if pid == 0 {
+        let discarded = logger.discarded();
+        emit(&logger, Level::Info, "t", format_args!("from the child"));
+        let code = if logger.discarded() != discarded + 1 {
+            10
+        } else if logger.dropped() != 0 {
+            11
+        } else if guard.flush().is_ok() {
+            12
+        } else {
+            Log::flush(&logger); // returns at once (the watchdog would fire otherwise)
+            0
+        };
+        // SAFETY: leaving the child without running the test harness's exit path.
+        unsafe { libc::_exit(code) };
+    }
+    let mut status = 0;
+    // SAFETY: waiting for our own child, `status` a valid out-pointer.
+    assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+    assert!(libc::WIFEXITED(status), "child status {status:#x}");
+    assert_eq!(
+        libc::WEXITSTATUS(status),
+        0,
+        "child exit code (see the test)"
+    );
+    emit(&logger, Level::Info, "t", format_args!("after the fork"));
+    guard.flush().unwrap();
+    assert_eq!(out.messages(), ["before the fork", "after the fork"]);
+    assert_eq!((logger.dropped(), logger.discarded()), (0, 0));
+}

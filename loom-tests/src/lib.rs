@@ -19,6 +19,20 @@
 //! | `m5_disconnect.rs`                | disconnection racing sends and receives: each value received or dropped exactly once (loom leak checking) |
 //! | `m6_recv_timeout.rs`              | a timeout racing a push: the value is returned or still queued |
 //! | `m7_handler_interrupts_push.rs`   | a push from a "signal handler" while another push has claimed but not published its slot |
+//! | `m8_send_wait.rs`                 | blocked senders: no lost wake-up when the consumer frees a slot; the receiver's drop wakes them; two senders, one slot |
+//! | `m9_stray_token.rs`               | a token the protocol did not write: `recv` and an event loop pay at most one wasted turn and still get a concurrent value |
+//! | `m10_queries_and_consumer_interrupted.rs` | `len`/`is_full` stay within bounds while values move; a push interrupting the consumer's own `try_recv` |
+//!
+//! # What differs from the shipped code
+//!
+//! The models run the real ring, wake and send-wait code. What `sync.rs` changes under loom:
+//! the receiver's spin policy never spins (`spin.rs`: it depends on the clock), the
+//! senders' short backoff is complete at once (`sync::Backoff`), a consumer looks at a busy
+//! slot once instead of 64 times (`sync::BUSY_SPINS`), deadlines never pass
+//! (`sync::passed`), and the asymmetric barrier is two `SeqCst` fences (in the shipped
+//! build the heavy side may be `membarrier(2)`, which loom cannot model; the fences are the
+//! same guarantee, stated in C++ terms). Each is a faster path to, or a shorter loop
+//! around, a state the models do reach. The fd is `waker/model.rs`.
 //!
 //! # Bounds
 //!

@@ -121,9 +121,20 @@
 //!   `sigring: N records dropped` lines when it catches up, each loss once.
 //! * [`Logger::discarded`] (and [`LogGuard::discarded`]): records lost because the writer
 //!   had stopped (logged after the [`LogGuard`] was dropped, or after the writer's
-//!   `io::Write` panicked). Only the counter knows about them.
+//!   `io::Write` panicked), or because this is a forked child (below). Only the counter
+//!   knows about them.
 //!
 //! Every record the level filter lets through is written, dropped or discarded.
+//!
+//! # In a forked child
+//!
+//! The logger belongs to the process that built it: its channel is disowned in a child
+//! forked from it (see the crate's fork contract), and the writer thread does not exist
+//! there. In the child every record is counted as discarded, and a flush returns at once
+//! (an error from [`LogGuard::flush`]). A child that needs logging builds its own logger
+//! after the fork with [`Builder::build`] and logs through that [`Logger`] (the `log`
+//! crate's global logger is set once per process, and the child inherits the parent's),
+//! or execs.
 //!
 //! # Lines
 //!
