@@ -387,6 +387,14 @@ impl Builder {
 /// that frees the buffer; a sender of a [`StaticChannel`](crate::StaticChannel) frees
 /// nothing. [`send`](Sender::send) and its timed forms may sleep and take a lock: they are
 /// for ordinary threads only.
+///
+/// # fork
+///
+/// A channel belongs to the process that created its receiver. In a process forked from it
+/// (without exec), an inherited `Sender` is disconnected: `try_send` returns
+/// [`TrySendError::Disconnected`] with the value and writes nothing to any fd, `send`
+/// returns [`SendError`] at once, and dropping it changes nothing the parent can observe.
+/// A channel created in the child after the fork is an ordinary channel.
 pub struct Sender<T> {
     handle: Handle<T>,
 }
@@ -583,6 +591,13 @@ impl<T> std::panic::RefUnwindSafe for Sender<T> {}
 ///
 /// The receiver's methods may sleep, read the fd and run the values' destructors; none of
 /// them is async-signal-safe or reentrant, so a signal handler must not call them.
+///
+/// # fork
+///
+/// The receiver's process owns the channel. In a process forked from it (without exec),
+/// the inherited `Receiver` returns `Disconnected` from `try_recv` and `recv*` without
+/// reading the fd, and dropping it drops none of the queued values (they are the
+/// parent's) and touches nothing the parent can observe.
 pub struct Receiver<T> {
     pub(crate) handle: Handle<T>,
     /// How it spins and sleeps, and what it counts.
