@@ -153,7 +153,7 @@ impl Chan {
         Owner::unregister(self);
         self.ring.close();
         self.wake.gone();
-        self.send_wait.wake_all();
+        self.send_wait.slot_freed();
         // A value's destructor may itself `try_send` into this channel: it gets
         // `Disconnected`, and nothing here holds a lock it could need. Anything published
         // after this loop is dropped with the slots.

@@ -38,8 +38,9 @@
 //! does not sleep), or the consumer sees `registered > 0` and takes the lock. The sender
 //! holds the lock from registering until the condition variable releases it, so the
 //! consumer's wake-up round comes after the sender is asleep and wakes it. A receiver
-//! that goes away closes the ring and then always runs a round
-//! ([`SendWait::wake_all`]), so senders wake with their value.
+//! that goes away closes the ring (an RMW of `tail`, the store of this argument) and then
+//! does the same as after a freed slot, so sleeping senders wake, see the ring closed and
+//! return their value.
 //!
 //! Wake-ups are broadcast (every sleeper wakes and retries): a woken sender that finds the
 //! ring full again (another sender, or a handler's `try_send`, took the slot) registers
@@ -301,7 +302,9 @@ impl SendWait {
         }
     }
 
-    /// The consumer took a value: wake sleeping senders, if there are any.
+    /// The consumer took a value, or closed the ring: wake sleeping senders, if there are
+    /// any. The caller's store (the freed slot's stamp, the closing `fetch_or`) comes
+    /// before this call.
     #[inline(always)]
     pub(crate) fn slot_freed(&self) {
         Barrier::light();
@@ -310,11 +313,11 @@ impl SendWait {
         }
     }
 
-    /// One wake-up round: every registered sender is counted out and woken. Also run by a
-    /// receiver that goes away. With nobody registered (checked under the lock, which every
-    /// sender holds from registering until it sleeps) nobody sleeps, and there is no round.
+    /// One wake-up round: every registered sender is counted out and woken. With nobody
+    /// registered (checked under the lock, which every sender holds from registering until
+    /// it sleeps) nobody sleeps, and there is no round.
     #[cold]
-    pub(crate) fn wake_all(&self) {
+    fn wake_all(&self) {
         let mut round = self.lock();
         if self.registered.swap(0, Ordering::Relaxed) != 0 {
             *round = round.wrapping_add(1);

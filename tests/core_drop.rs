@@ -366,7 +366,7 @@ impl Drop for Bomb {
 /// panic again, and Rust would abort the whole process: this test would not finish).
 #[test]
 fn panicking_destructors_do_not_abort_teardown() {
-    let _wd = watchdog(30, "panicking_destructors_do_not_abort_teardown");
+    let _wd = watchdog(120, "panicking_destructors_do_not_abort_teardown");
     for backend in BACKENDS {
         let drops = Arc::new(AtomicUsize::new(0));
         let (tx, rx) = build::<Bomb>(4, backend);

@@ -15,10 +15,11 @@ use sigring::TryRecvError;
 /// Two producers push one value each; the main thread keeps a `Sender`, so only the
 /// values' own wake-ups can end a poll.
 ///
-/// Bound: 3 preemptions (about 310 000 executions, ~20 s). The loop goes round while a
-/// slot is claimed but unpublished, so the unbounded space is infinite; 3 lets one
-/// producer stop between claim and publish while the other completes and the loop goes
-/// round, in every order.
+/// Bound: 3 preemptions (about 1.1 million executions, 1.5-3 minutes; 310 000 before
+/// `try_recv` checked for stray tokens, which adds steps to every `Empty` in a row). The
+/// loop goes round while a slot is claimed but unpublished, so the unbounded space is
+/// infinite; 3 lets one producer stop between claim and publish while the other completes
+/// and the loop goes round, in every order.
 #[test]
 fn try_recv_until_empty_then_poll() {
     check("m4 external loop", Some(3), || {
