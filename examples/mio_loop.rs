@@ -15,25 +15,28 @@
 //!
 //! * the receiver is registered like any socket (`mio::event::Source`), and on each
 //!   readable event it is drained with `try_recv` until `Empty`, which re-arms it (mio is
-//!   edge-triggered); it is also drained once before the first `poll`, to arm it;
-//! * the signal handler only calls `try_send`, which is async-signal-safe; all printing
-//!   happens in the loop;
+//!   edge-triggered); a new receiver needs no first drain: it is armed when created, and
+//!   readable at once if values were queued in the static before it existed;
+//! * the channel is a `static` [`StaticChannel`]: the signal handler calls `try_send` on
+//!   it directly (async-signal-safe, no pointer to publish, no unsafe code); the loop takes
+//!   its receiver and the feeder thread a `Sender`; all printing happens in the loop;
 //! * a signal arriving while the loop sleeps in `epoll_wait` makes `Poll::poll` fail with
 //!   `Interrupted`, which is retried.
 //!
-//! `tests/mio_loop.rs` runs [`run`] and drives it over TCP.
+//! `tests/mio_loop.rs` runs [`run`] and drives it over TCP. [`run`] works once per process:
+//! a static channel has one receiver.
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::ptr;
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
-use sigring::{Sender, TryRecvError};
+use sigring::{StaticChannel, TryRecvError};
 
 const LISTENER: Token = Token(0);
 const CHANNEL: Token = Token(1);
@@ -82,29 +85,21 @@ pub struct Summary {
     pub quit: bool,
 }
 
-/// The sender the signal handler uses. A handler may run on any thread at any moment, so
-/// the sender it points to is never freed (see `install_handler`).
-static HANDLER_TX: AtomicPtr<Sender<Event>> = AtomicPtr::new(ptr::null_mut());
+/// The channel of the loop. A `static`, so the signal handler, which may run on any
+/// thread at any moment, reaches it without a pointer to publish or keep alive.
+static EVENTS: StaticChannel<Event, 256> = StaticChannel::new();
 static HANDLER_RUNS: AtomicU64 = AtomicU64::new(0);
 
-/// The `SIGUSR1` handler: async-signal-safe, it only loads a pointer and calls `try_send`.
+/// The `SIGUSR1` handler: async-signal-safe, it only counts and calls `try_send`.
 extern "C" fn on_sigusr1(_: libc::c_int) {
-    let tx = HANDLER_TX.load(Ordering::Acquire);
-    if tx.is_null() {
-        return;
-    }
     let n = HANDLER_RUNS.fetch_add(1, Ordering::Relaxed) + 1;
-    // SAFETY: a pointer stored in HANDLER_TX comes from `Box::into_raw` and is never freed.
-    let tx = unsafe { &*tx };
-    // A full channel or a gone receiver: the event is dropped (and counted by the channel).
-    let _ = tx.try_send(Event::Signal(n));
+    // A full channel or a gone receiver: the event is dropped (a full one is counted by the
+    // channel).
+    let _ = EVENTS.try_send(Event::Signal(n));
 }
 
-/// Points the handler at `tx` and installs it; returns the previous action to restore.
-fn install_handler(tx: Sender<Event>) -> io::Result<libc::sigaction> {
-    // Leaked on purpose: a handler that loaded the previous pointer may still be running
-    // on another thread, so no pointer that was ever published is freed.
-    HANDLER_TX.store(Box::into_raw(Box::new(tx)), Ordering::Release);
+/// Installs the handler; returns the previous action to restore.
+fn install_handler() -> io::Result<libc::sigaction> {
     // SAFETY: a zeroed `sigaction` is valid (empty mask, no flags) and is filled in before
     // use; `on_sigusr1` has the `sa_handler` signature; `old` is a valid out-pointer.
     unsafe {
@@ -133,10 +128,16 @@ struct Conn {
 }
 
 /// Runs the loop until `quit` or `opts.run_for`, printing to `out`.
+///
+/// # Errors
+///
+/// Any I/O error of the loop; `AlreadyExists` when called a second time in the process
+/// (the static channel's receiver was taken by the first call).
 pub fn run(opts: Options, mut out: impl Write) -> io::Result<Summary> {
     let mut poll = Poll::new()?;
     let mut events = Events::with_capacity(64);
-    let (tx, mut rx) = sigring::channel::<Event>(256)?;
+    let mut rx = EVENTS.receiver()?;
+    let tx = EVENTS.sender();
 
     let mut listener = TcpListener::bind(([127, 0, 0, 1], 0).into())?;
     writeln!(out, "listening on {}", listener.local_addr()?)?;
@@ -145,10 +146,7 @@ pub fn run(opts: Options, mut out: impl Write) -> io::Result<Summary> {
         .register(&mut listener, LISTENER, Interest::READABLE)?;
     poll.registry()
         .register(&mut rx, CHANNEL, Interest::READABLE)?;
-    // Arm the receiver: until a `try_recv` has returned `Empty`, senders do not write the fd.
-    while rx.try_recv().is_ok() {}
-
-    let old_action = install_handler(tx.clone())?;
+    let old_action = install_handler()?;
 
     // The feeder: ticks through the channel, and SIGUSR1 to the whole process.
     let stop = Arc::new(AtomicBool::new(false));
@@ -163,6 +161,8 @@ pub fn run(opts: Options, mut out: impl Write) -> io::Result<Summary> {
                 let now = start.elapsed();
                 if now >= opts.tick_every * (ticks + 1) {
                     ticks += 1;
+                    // `try_send`, not `send`: a tick the loop has no room for is dropped
+                    // (and counted), and the feeder never waits on a loop that has ended.
                     let _ = tx.try_send(Event::Tick(u64::from(ticks)));
                 }
                 if now >= opts.signal_every * (signals + 1) {

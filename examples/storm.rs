@@ -17,7 +17,7 @@
 //! cargo run --release --example storm [-- FLAGS]
 //!   --rate HZ            signals per second aimed at the sender thread (default 20000)
 //!   --duration SECS      how long to run, fractions allowed (default 5)
-//!   --capacity N         channel capacity (default 1024)
+//!   --capacity N         channel capacity: 1, 16, 64, 256, 1024 or 4096 (default 1024)
 //!   --backend B          auto | eventfd | pipe (default auto)
 //!   --mutex              the same load on a Mutex<VecDeque> (expected to deadlock)
 //! ```
@@ -29,6 +29,10 @@
 //! merging and every `pthread_kill` becomes one handler run; elsewhere it is `SIGUSR1`,
 //! whose pending instances may merge (the summary shows sent and delivered separately).
 //! Only the sender thread leaves the signal unblocked, so handlers run only there.
+//!
+//! The channel is a [`StaticChannel`]: the handler calls `try_send` on the static itself,
+//! with no pointer to publish and no unsafe code. A static's capacity is part of its type,
+//! so `--capacity` chooses among a few statics, one per size on offer.
 
 use std::collections::VecDeque;
 use std::ffi::c_void;
@@ -36,20 +40,20 @@ use std::io;
 use std::mem::{self, MaybeUninit};
 use std::process;
 use std::ptr;
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{mpsc, Mutex, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use libc::{c_int, siginfo_t};
-use sigring::{Backend, Builder, Receiver, Sender, TrySendError};
+use sigring::{Backend, Receiver, Sender, StaticChannel, TrySendError};
 
 const USAGE: &str = "\
 usage: storm [--rate HZ] [--duration SECS] [--capacity N] [--backend auto|eventfd|pipe] [--mutex]
 
   --rate HZ          signals per second aimed at the sender thread, 1..=1000000 (default 20000)
   --duration SECS    how long to run, 0 < SECS <= 3600, fractions allowed (default 5)
-  --capacity N       channel capacity, >= 1 (default 1024)
+  --capacity N       channel capacity: 1, 16, 64, 256, 1024 or 4096 (default 1024)
   --backend B        sigring wake-up backend: auto, eventfd or pipe (default auto)
   --mutex            run the same load on a Mutex<VecDeque> queue instead (expected to
                      deadlock; the watchdog reports it and exits with code 3)
@@ -72,6 +76,10 @@ const MAX_BURST: u64 = 1000;
 
 /// Values sent by the handler carry this bit; the low 63 bits are the sequence number.
 const HANDLER_BIT: u64 = 1 << 63;
+/// The sender thread's last value, sent after its loop: the consumer's end. A static
+/// channel never disconnects (the static can always send), so the end is in-band. As a
+/// handler sequence number it is one no run can reach.
+const END: u64 = u64::MAX;
 
 // ---------------------------------------------------------------------------------------
 // Command line
@@ -129,8 +137,12 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Config>, 
             "--capacity" => {
                 let v = value("--capacity")?;
                 cfg.capacity = match v.parse::<usize>() {
-                    Ok(c) if c >= 1 => c,
-                    _ => return Err(format!("--capacity: expected an integer >= 1, got {v:?}")),
+                    Ok(c) if CAPACITIES.contains(&c) => c,
+                    _ => {
+                        return Err(format!(
+                            "--capacity: expected one of {CAPACITIES:?}, got {v:?}"
+                        ))
+                    }
                 };
             }
             "--backend" => {
@@ -208,9 +220,66 @@ static SENDER_FINISHED: AtomicBool = AtomicBool::new(false);
 /// Set by main when every thread is joined: the watchdog stops watching.
 static DONE: AtomicBool = AtomicBool::new(false);
 
-/// The handler's own `Sender` (sigring mode). Non-null only while the sender thread has
-/// the signal unblocked; see [`ring_sender`].
-static HANDLER_TX: AtomicPtr<Sender<u64>> = AtomicPtr::new(ptr::null_mut());
+// ---------------------------------------------------------------------------------------
+// The sigring channel. The capacity of a `StaticChannel` is a type parameter, so the
+// capacity chosen on the command line picks one of these statics; the others stay unused
+// (no fd, nothing sent). `RING_CAPACITY` says which, for the handler.
+
+/// The capacities `--capacity` offers: one static channel each.
+const CAPACITIES: [usize; 6] = [1, 16, 64, 256, 1024, 4096];
+
+static RING_1: StaticChannel<u64, 1> = StaticChannel::new();
+static RING_16: StaticChannel<u64, 16> = StaticChannel::new();
+static RING_64: StaticChannel<u64, 64> = StaticChannel::new();
+static RING_256: StaticChannel<u64, 256> = StaticChannel::new();
+static RING_1024: StaticChannel<u64, 1024> = StaticChannel::new();
+static RING_4096: StaticChannel<u64, 4096> = StaticChannel::new();
+
+/// The capacity of the static in use, one of `CAPACITIES`; stored by `run` before any
+/// thread that can run the handler exists.
+static RING_CAPACITY: AtomicUsize = AtomicUsize::new(0);
+
+/// `try_send` on the static in use. Async-signal-safe: a relaxed load, then
+/// `StaticChannel::try_send`.
+fn ring_try_send(value: u64) -> Result<(), TrySendError<u64>> {
+    match RING_CAPACITY.load(Ordering::Relaxed) {
+        1 => RING_1.try_send(value),
+        16 => RING_16.try_send(value),
+        64 => RING_64.try_send(value),
+        256 => RING_256.try_send(value),
+        1024 => RING_1024.try_send(value),
+        4096 => RING_4096.try_send(value),
+        // Not reached: `run` stores a capacity from `CAPACITIES` before the handler can
+        // run. Refused like a channel without a receiver, since a handler must not panic.
+        _ => Err(TrySendError::Disconnected(value)),
+    }
+}
+
+/// Selects the static of `capacity` (one of `CAPACITIES`) for the handler, and takes its
+/// receiver and a sender for the sender thread.
+fn ring_open(capacity: usize, backend: Backend) -> io::Result<(Sender<u64>, Receiver<u64>)> {
+    fn open<const N: usize>(
+        chan: &'static StaticChannel<u64, N>,
+        backend: Backend,
+    ) -> io::Result<(Sender<u64>, Receiver<u64>)> {
+        let rx = chan.receiver_with(backend)?;
+        RING_CAPACITY.store(N, Ordering::Relaxed);
+        Ok((chan.sender(), rx))
+    }
+    match capacity {
+        1 => open(&RING_1, backend),
+        16 => open(&RING_16, backend),
+        64 => open(&RING_64, backend),
+        256 => open(&RING_256, backend),
+        1024 => open(&RING_1024, backend),
+        4096 => open(&RING_4096, backend),
+        // Not reached: `parse_args` accepts only `CAPACITIES`.
+        _ => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("no static channel of capacity {capacity}"),
+        )),
+    }
+}
 
 /// `--mutex`: the naive queue, bounded at `MQ_CAP` values.
 static MQ: Mutex<VecDeque<u64>> = Mutex::new(VecDeque::new());
@@ -227,20 +296,11 @@ static CONSUMER_IN_LOCK: AtomicBool = AtomicBool::new(false);
 // `lock()`): no printing, no allocation, nothing that can panic.
 
 /// sigring mode: count, then `try_send` a tagged value into the channel the interrupted
-/// thread is itself sending into.
+/// thread is itself sending into: straight into the static, nothing to look up or free.
 extern "C" fn on_signal_ring(_sig: c_int, _info: *mut siginfo_t, _ctx: *mut c_void) {
     C.delivered.fetch_add(1, Ordering::Relaxed);
-    let tx = HANDLER_TX.load(Ordering::Acquire);
-    if tx.is_null() {
-        return;
-    }
-    // SAFETY: the pointer is non-null only between the sender thread's store (before it
-    // unblocks the signal) and its swap back to null (after it blocks the signal again),
-    // and only that thread has the signal unblocked, so this handler runs on that thread
-    // inside that window, while the `Sender` it points to is alive and not moved.
-    let tx = unsafe { &*tx };
     let seq = C.h_attempts.fetch_add(1, Ordering::Relaxed);
-    match tx.try_send(HANDLER_BIT | seq) {
+    match ring_try_send(HANDLER_BIT | seq) {
         Ok(()) => C.h_sent.fetch_add(1, Ordering::Relaxed),
         Err(TrySendError::Full(_)) => C.h_full.fetch_add(1, Ordering::Relaxed),
         Err(TrySendError::Disconnected(_)) => C.h_disconnected.fetch_add(1, Ordering::Relaxed),
@@ -339,10 +399,9 @@ fn sender_may_stop(asked_at: &mut Option<Instant>) -> bool {
 }
 
 /// sigring mode: `try_send` in a tight loop, with the signal unblocked so handlers
-/// interrupt it (often in the middle of a `try_send`).
+/// interrupt it (often in the middle of a `try_send`). `try_send` and not `send` on
+/// purpose: the loop is the target, and `Full` is part of the bookkeeping.
 fn ring_sender(tx: Sender<u64>, sig: c_int, ready: mpsc::Sender<Target>) -> io::Result<()> {
-    let handler_tx = Box::into_raw(Box::new(tx.clone()));
-    HANDLER_TX.store(handler_tx, Ordering::Release);
     set_blocked(sig, false)?;
     // SAFETY: `pthread_self` has no preconditions.
     let _ = ready.send(Target(unsafe { libc::pthread_self() }));
@@ -368,14 +427,12 @@ fn ring_sender(tx: Sender<u64>, sig: c_int, ready: mpsc::Sender<Target>) -> io::
         C.t_attempts.store(seq, Ordering::Relaxed);
     }
 
+    // The signal is blocked again on the only thread where the handler runs, so nothing
+    // is sent after `END`. `send` waits for room: the end is never refused as `Full`
+    // (and, unlike `try_send`, not counted in `full_rejections`).
     set_blocked(sig, true)?;
-    let handler_tx = HANDLER_TX.swap(ptr::null_mut(), Ordering::AcqRel);
-    // SAFETY: the pointer came from `Box::into_raw` above and is freed only here, once;
-    // the signal is blocked on this thread (the only one where the handler could run)
-    // and the pointer is null again, so no handler uses it any more.
-    drop(unsafe { Box::from_raw(handler_tx) });
-    Ok(())
-    // `tx` drops here: with the handler's clone gone, the channel disconnects.
+    tx.send(END)
+        .map_err(|_| io::Error::other("the consumer is gone"))
 }
 
 /// `--mutex` mode: the same loop on the mutex queue.
@@ -472,13 +529,17 @@ struct ConsumerReport {
 
 fn ring_consumer(rx: Receiver<u64>) -> ConsumerReport {
     let mut order = OrderCheck::default();
+    // A static channel never disconnects: `END` from the sender thread ends the loop.
     while let Ok(value) = rx.recv() {
+        if value == END {
+            break;
+        }
         order.observe(value);
         C.received.store(order.total(), Ordering::Relaxed);
         C.wakeups.store(rx.wakeups(), Ordering::Relaxed);
         C.wake_writes.store(rx.wake_writes(), Ordering::Relaxed);
     }
-    // Every sender is gone: the counts are final.
+    // Nothing is sent after `END`: the counts are final.
     C.wakeups.store(rx.wakeups(), Ordering::Relaxed);
     C.wake_writes.store(rx.wake_writes(), Ordering::Relaxed);
     ConsumerReport {
@@ -821,19 +882,8 @@ fn run(cfg: &Config) -> Result<bool, Failure> {
         let sender = spawn("sender", move || mutex_sender(sig, ready_tx))?;
         (consumer, sender, "Mutex<VecDeque<u64>>".to_string())
     } else {
-        let (tx, rx) = Builder::new(cfg.capacity)
-            .backend(cfg.backend.unwrap_or(Backend::Auto))
-            .build::<u64>()
-            .map_err(|e| match e.kind() {
-                io::ErrorKind::InvalidInput | io::ErrorKind::OutOfMemory => (
-                    EXIT_USAGE,
-                    format!(
-                        "--capacity {}: cannot create the channel: {e}",
-                        cfg.capacity
-                    ),
-                ),
-                _ => (EXIT_FAILED, format!("cannot create the channel: {e}")),
-            })?;
+        let (tx, rx) = ring_open(cfg.capacity, cfg.backend.unwrap_or(Backend::Auto))
+            .map_err(sys("cannot create the channel"))?;
         let what = format!("sigring, backend {:?}", rx.backend());
         install_handler(sig, on_signal_ring).map_err(sys("sigaction"))?;
         let consumer = spawn("consumer", move || ring_consumer(rx))?;

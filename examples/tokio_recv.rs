@@ -5,18 +5,19 @@
 //! ```
 //!
 //! A producer thread sends work items and raises `SIGUSR1` now and then; the handler sends
-//! an event through the same channel (`try_send` is async-signal-safe). The task awaits
-//! `AsyncReceiver::recv`, which sleeps in Tokio's reactor on the channel's fd: no polling,
-//! no wake-ups while idle. A timer runs alongside to show the task is not blocked.
+//! an event through the same channel, a `static` [`StaticChannel`] it calls `try_send` on
+//! directly (async-signal-safe, nothing to publish or keep alive). The task awaits
+//! `AsyncReceiver::recv` on the static's receiver, which sleeps in Tokio's reactor on the
+//! channel's fd: no polling, no wake-ups while idle. A timer runs alongside to show the task
+//! is not blocked.
 
 use std::io;
 use std::ptr;
-use std::sync::atomic::{AtomicPtr, Ordering};
 use std::thread;
 use std::time::Duration;
 
 use sigring::tokio::AsyncReceiver;
-use sigring::Sender;
+use sigring::StaticChannel;
 
 #[derive(Debug)]
 enum Event {
@@ -25,20 +26,16 @@ enum Event {
     Done,
 }
 
-/// The handler's sender. Never freed once published: a handler may run on any thread at
-/// any time (someone may `kill -USR1` the process), so no moment is safe to free it.
-static HANDLER_TX: AtomicPtr<Sender<Event>> = AtomicPtr::new(ptr::null_mut());
+/// The channel. A handler may run on any thread at any time (someone may `kill -USR1` the
+/// process), and a static is always there for it.
+static EVENTS: StaticChannel<Event, 256> = StaticChannel::new();
 
 extern "C" fn on_sigusr1(_: libc::c_int) {
-    let tx = HANDLER_TX.load(Ordering::Acquire);
-    if !tx.is_null() {
-        // SAFETY: the pointer came from `Box::into_raw` and is never freed.
-        let _ = unsafe { &*tx }.try_send(Event::Signal);
-    }
+    // Full, or the receiver gone: the event is dropped (a full one is counted).
+    let _ = EVENTS.try_send(Event::Signal);
 }
 
-fn install_handler(tx: Sender<Event>) -> io::Result<()> {
-    HANDLER_TX.store(Box::into_raw(Box::new(tx)), Ordering::Release);
+fn install_handler() -> io::Result<()> {
     // SAFETY: a zeroed `sigaction` is valid (empty mask, no flags) and is filled in before
     // use; `on_sigusr1` has the `sa_handler` signature.
     unsafe {
@@ -55,20 +52,25 @@ fn install_handler(tx: Sender<Event>) -> io::Result<()> {
 
 #[tokio::main]
 async fn main() -> io::Result<()> {
-    let (tx, rx) = sigring::channel::<Event>(256)?;
-    let mut rx = AsyncReceiver::new(rx)?;
-    install_handler(tx.clone())?;
+    let mut rx = AsyncReceiver::new(EVENTS.receiver()?)?;
+    install_handler()?;
 
-    let producer = thread::spawn(move || {
+    // `send` waits for room, so no work item is lost; the handler's `try_send` never waits.
+    let producer = thread::spawn(|| {
         for i in 1..=12 {
             thread::sleep(Duration::from_millis(40));
-            let _ = tx.try_send(Event::Work(i));
+            EVENTS
+                .send(Event::Work(i))
+                .expect("the task holds the receiver");
             if i % 4 == 0 {
                 // SAFETY: `raise` has no memory-safety preconditions.
                 unsafe { libc::raise(libc::SIGUSR1) };
             }
         }
-        let _ = tx.try_send(Event::Done);
+        // A static channel never disconnects: `Done` ends the loop.
+        EVENTS
+            .send(Event::Done)
+            .expect("the task holds the receiver");
     });
 
     let mut ticker = tokio::time::interval(Duration::from_millis(100));

@@ -9,6 +9,10 @@
 //! receiver, so the tests that involve the receiver's fd run on both.
 //!
 //! Tests that measure CPU time or install signal handlers hold `LOCK`.
+//!
+//! Under miri (`.ci/verify`) the tests without signals or CPU clocks run, some with fewer
+//! values. Miri has no `/proc` to see a thread asleep in, so there [`block_in`] gives the
+//! blocked thread time to reach its wait instead (see [`wait_until_blocked`]).
 #![cfg(target_os = "linux")]
 
 mod common;
@@ -19,9 +23,11 @@ use std::sync::{mpsc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+#[cfg(not(miri))]
+use common::wait_until_sleeping;
 use common::{
     build, eintr_storm_runs, gettid, install_handler, serial, thread_cpu_time, under_eintr_storm,
-    wait_until_sleeping, watchdog, StormSource, BACKENDS,
+    watchdog, StormSource, BACKENDS,
 };
 use sigring::{Backend, SendError, SendTimeoutError, StaticChannel, TryRecvError, TrySendError};
 
@@ -59,10 +65,26 @@ fn block_in<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> Blocke
     });
     let tid = tid_rx.recv().unwrap();
     assert!(
-        wait_until_sleeping(tid, Duration::from_secs(10)),
+        wait_until_blocked(tid),
         "the sender never went to sleep (did the send return, or spin?)"
     );
     Blocked { handle }
+}
+
+/// Waits (up to 10 s) until thread `tid` sleeps in the kernel; whether it did.
+#[cfg(not(miri))]
+fn wait_until_blocked(tid: libc::pid_t) -> bool {
+    wait_until_sleeping(tid, Duration::from_secs(10))
+}
+
+/// Under miri, which has no `/proc`: sleeping lets miri's scheduler run the other thread
+/// until it blocks in its wait (miri's clock only moves on to this sleep's end once every
+/// other thread is blocked or done). The callers still check that the send has not
+/// returned.
+#[cfg(miri)]
+fn wait_until_blocked(_tid: libc::pid_t) -> bool {
+    thread::sleep(Duration::from_millis(50));
+    true
 }
 
 // --- Waiting for room --------------------------------------------------------------------
@@ -114,13 +136,14 @@ fn send_waits_while_full_and_completes_when_a_slot_frees() {
     }
 }
 
-/// Sixteen producers × 2 000 values with `send` on one slot (every send but a few waits):
-/// all finish, nothing is lost or duplicated, each producer's order is kept.
+/// Sixteen producers × 2 000 values (5 under miri) with `send` on one slot (every send
+/// but a few waits): all finish, nothing is lost or duplicated, each producer's order is
+/// kept.
 #[test]
 fn sixteen_producers_send_through_one_slot() {
     let _wd = watchdog(120, "sixteen_producers_send_through_one_slot");
     const PRODUCERS: u64 = 16;
-    const PER: u64 = 2_000;
+    const PER: u64 = if cfg!(miri) { 5 } else { 2_000 };
     for backend in BACKENDS {
         let (tx, rx) = build::<u64>(1, backend);
         let start = Instant::now();
@@ -271,6 +294,7 @@ fn send_timeout_on_a_full_channel_returns_the_value_at_the_deadline() {
 /// Under a storm of `EINTR` aimed at the blocked sender (a handler installed without
 /// `SA_RESTART`), the deadline is neither cut short nor extended.
 #[test]
+#[cfg_attr(miri, ignore = "miri delivers no signals and has no POSIX timers")]
 fn send_timeout_keeps_its_deadline_under_an_eintr_storm() {
     let _serial = serial(&LOCK);
     let _wd = watchdog(60, "send_timeout_keeps_its_deadline_under_an_eintr_storm");
@@ -307,6 +331,7 @@ fn send_timeout_keeps_its_deadline_under_an_eintr_storm() {
 /// Under the same storm, a sender blocked in `send` (no timeout) completes when a slot
 /// frees mid-storm: the interruptions neither fail it nor lose its wake-up.
 #[test]
+#[cfg_attr(miri, ignore = "miri delivers no signals and has no POSIX timers")]
 fn send_under_an_eintr_storm_completes_when_a_slot_frees() {
     let _serial = serial(&LOCK);
     let _wd = watchdog(60, "send_under_an_eintr_storm_completes");
@@ -352,6 +377,10 @@ const BLOCKED_CPU_BOUND: Duration = Duration::from_millis(50);
 
 /// A sender blocked in `send` for a second sleeps: its thread's CPU time stays tiny.
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "measures the thread's CPU time, which means nothing for an interpreter"
+)]
 fn a_blocked_sender_uses_no_cpu() {
     let _serial = serial(&LOCK);
     let _wd = watchdog(60, "a_blocked_sender_uses_no_cpu");
@@ -429,6 +458,7 @@ extern "C" fn try_send_handler(_sig: libc::c_int) {
 /// `sender()` handles); a signal handler's `try_send` on it returns `Full` at once, every
 /// time, and never takes a blocked sender's place. Then draining lets all four through.
 #[test]
+#[cfg_attr(miri, ignore = "raises a signal; miri delivers none")]
 fn a_handler_try_send_beside_blocked_senders_returns_full_at_once() {
     let _serial = serial(&LOCK);
     let _wd = watchdog(60, "a_handler_try_send_beside_blocked_senders");

@@ -14,6 +14,10 @@
 //! cannot create it, and a lazily created one would recurse into the allocator.
 //!
 //! Its own test binary: a global allocator is per binary.
+//!
+//! Under miri (`.ci/verify`) every test runs, with a smaller channel and fewer
+//! allocations; miri has no `poll(2)`, so there `fd_readable` asks a one-shot epoll
+//! instance instead.
 #![cfg(target_os = "linux")]
 
 mod common;
@@ -27,7 +31,9 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{fd_readable, gettid, watchdog};
+#[cfg(not(miri))]
+use common::fd_readable;
+use common::{gettid, watchdog};
 use sigring::{Backend, RecvTimeoutError, SendError, StaticChannel, TryRecvError, TrySendError};
 
 // --- The allocator -----------------------------------------------------------------------
@@ -45,7 +51,9 @@ struct Rec {
 
 /// Every allocation of the process while `TRACING` is set; created before `main` (it is a
 /// `const`), so the allocator can use it from the first allocation on.
-static TRACE: StaticChannel<Rec, 1024> = StaticChannel::new();
+static TRACE: StaticChannel<Rec, TRACE_CAPACITY> = StaticChannel::new();
+/// 64 under miri, where an operation costs time in proportion to the capacity.
+const TRACE_CAPACITY: usize = if cfg!(miri) { 64 } else { 1024 };
 /// On from process start, until the tracing test turns it off.
 static TRACING: AtomicBool = AtomicBool::new(true);
 /// Allocator calls between their increment here and their end (for a clean stop).
@@ -114,6 +122,36 @@ unsafe impl GlobalAlloc for CountAndTrace {
 
 #[global_allocator]
 static GLOBAL: CountAndTrace = CountAndTrace;
+
+/// Whether `fd` is readable now. Miri runs no `poll(2)`, and epoll only edge-triggered:
+/// a fresh epoll instance reports a descriptor that is readable when it is added (as Linux
+/// does), and nothing otherwise.
+#[cfg(miri)]
+fn fd_readable(fd: std::os::fd::RawFd) -> bool {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    // SAFETY: a plain syscall; a non-negative result is a new fd that only `ep` owns.
+    let ep = unsafe {
+        let raw = libc::epoll_create1(libc::EPOLL_CLOEXEC);
+        assert!(
+            raw >= 0,
+            "epoll_create1: {}",
+            std::io::Error::last_os_error()
+        );
+        OwnedFd::from_raw_fd(raw)
+    };
+    let mut ev = libc::epoll_event {
+        events: (libc::EPOLLIN | libc::EPOLLET) as u32,
+        u64: 0,
+    };
+    // SAFETY: `ep` is an epoll fd, `fd` an open fd, `ev` a valid event.
+    let rc = unsafe { libc::epoll_ctl(ep.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, &mut ev) };
+    assert_eq!(rc, 0, "epoll_ctl: {}", std::io::Error::last_os_error());
+    let mut out = [libc::epoll_event { events: 0, u64: 0 }];
+    // SAFETY: `out` has room for the one event asked for; timeout 0.
+    let n = unsafe { libc::epoll_wait(ep.as_raw_fd(), out.as_mut_ptr(), 1, 0) };
+    assert!(n >= 0, "epoll_wait: {}", std::io::Error::last_os_error());
+    n == 1 && out[0].events & libc::EPOLLIN as u32 != 0
+}
 
 /// Runs `f` with this thread's allocations counted; returns its result and the count.
 fn count_allocs<R>(f: impl FnOnce() -> R) -> (R, usize) {
@@ -254,10 +292,10 @@ const MARK: Rec = Rec {
 fn a_global_allocator_reports_every_allocation_through_a_static() {
     let _wd = watchdog(60, "a_global_allocator_reports_every_allocation");
     const THREADS: usize = 4;
-    const ITERS: usize = 20_000;
+    const ITERS: usize = if cfg!(miri) { 100 } else { 20_000 };
 
     // Tracing has been on since the process started: the test harness's allocations are
-    // queued already (the first 1024; the rest were refused as Full).
+    // queued already (the first `TRACE_CAPACITY`; the rest were refused as Full).
     let queued_before = TRACE.len();
     let rx = TRACE.receiver().unwrap();
     assert!(queued_before > 0, "nothing was traced before the receiver");

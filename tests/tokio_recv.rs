@@ -1,20 +1,22 @@
 //! `sigring::tokio::AsyncReceiver` on current-thread and multi-thread runtimes: values from
-//! plain threads and from a signal handler arrive, disconnection ends the stream, an idle
-//! receiver is not polled, cancellation loses nothing, and misuse is an error.
+//! plain threads and from a signal handler arrive, also through a `StaticChannel`'s
+//! receiver, disconnection ends the stream, an idle receiver is not polled, cancellation
+//! loses nothing, and misuse is an error.
 
 mod common;
 
 use std::future::poll_fn;
+use std::io;
 use std::pin::Pin;
 use std::ptr;
-use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
 use futures_core::Stream;
 use sigring::tokio::AsyncReceiver;
-use sigring::{Sender, TrySendError};
+use sigring::{Sender, StaticChannel, TryRecvError, TrySendError};
 use tokio::runtime::{Builder, Runtime};
 
 static LOCK: Mutex<()> = Mutex::new(());
@@ -185,6 +187,153 @@ fn values_from_a_signal_handler_arrive() {
         );
         assert!(sent > 0, "{flavor:?}");
     }
+}
+
+/// What the static-channel test sends. Thread and handler values share one sequence: the
+/// handler runs on the sending thread, inside `raise`, so the values are pushed in
+/// sequence order.
+#[derive(Debug, PartialEq, Eq)]
+enum Msg {
+    Thread(u64),
+    Handler(u64),
+    /// The producer's last value: a static channel never disconnects, so the end is sent.
+    End,
+}
+
+impl Msg {
+    fn seq(&self) -> Option<u64> {
+        match *self {
+            Msg::Thread(n) | Msg::Handler(n) => Some(n),
+            Msg::End => None,
+        }
+    }
+}
+
+/// One static per runtime flavor (indexed like `FLAVORS`): a static channel has one
+/// receiver for the life of the process. Small, so that the handler meets `Full` too.
+static STATICS: [StaticChannel<Msg, 16>; 2] = [StaticChannel::new(), StaticChannel::new()];
+/// Which of `STATICS` the handler sends into.
+static STATIC_TARGET: AtomicUsize = AtomicUsize::new(0);
+/// The next sequence number, for the thread and the handler alike.
+static STATIC_SEQ: AtomicU64 = AtomicU64::new(0);
+static STATIC_HANDLER_RUNS: AtomicU64 = AtomicU64::new(0);
+static STATIC_HANDLER_FULL: AtomicU64 = AtomicU64::new(0);
+
+/// `try_send` on the static itself: no pointer to load, nothing to keep alive.
+extern "C" fn send_to_static(_: libc::c_int) {
+    let Some(chan) = STATICS.get(STATIC_TARGET.load(Ordering::Relaxed)) else {
+        return;
+    };
+    STATIC_HANDLER_RUNS.fetch_add(1, Ordering::Relaxed);
+    let seq = STATIC_SEQ.fetch_add(1, Ordering::Relaxed);
+    if let Err(TrySendError::Full(_)) = chan.try_send(Msg::Handler(seq)) {
+        STATIC_HANDLER_FULL.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+fn raise_sigusr1() {
+    // SAFETY: `raise` has no memory-safety preconditions.
+    assert_eq!(unsafe { libc::raise(libc::SIGUSR1) }, 0);
+}
+
+#[test]
+fn a_static_channels_receiver_awaits_values_from_a_thread_and_a_handler() -> io::Result<()> {
+    let _serial = common::serial(&LOCK);
+    let _wd = common::watchdog(120, "static channel receiver");
+    const PER: u64 = 3000;
+    for (index, flavor) in FLAVORS.into_iter().enumerate() {
+        let chan: &'static StaticChannel<Msg, 16> = &STATICS[index];
+        STATIC_TARGET.store(index, Ordering::Relaxed);
+        STATIC_SEQ.store(0, Ordering::Relaxed);
+        STATIC_HANDLER_RUNS.store(0, Ordering::Relaxed);
+        STATIC_HANDLER_FULL.store(0, Ordering::Relaxed);
+        let handler = common::install_handler(libc::SIGUSR1, send_to_static, true);
+
+        // Before the receiver exists: kept, and received first.
+        chan.try_send(Msg::Thread(STATIC_SEQ.fetch_add(1, Ordering::Relaxed)))
+            .unwrap();
+        raise_sigusr1();
+        assert_eq!(chan.len(), 2, "{flavor:?}");
+
+        let rt = runtime(flavor);
+        let received = rt.block_on(async {
+            let mut rx = AsyncReceiver::new(chan.receiver()?)?;
+            assert_eq!(
+                chan.receiver().unwrap_err().kind(),
+                io::ErrorKind::AlreadyExists
+            );
+            let producer = thread::spawn(move || {
+                let tx = chan.sender();
+                for i in 0..PER {
+                    // `send` waits for room: every thread value arrives.
+                    tx.send(Msg::Thread(STATIC_SEQ.fetch_add(1, Ordering::Relaxed)))
+                        .unwrap();
+                    if i % 8 == 0 {
+                        raise_sigusr1(); // the handler runs here, before `raise` returns
+                    }
+                }
+                tx.send(Msg::End).unwrap();
+            });
+            let mut received = Vec::new();
+            loop {
+                match rx.recv().await {
+                    Some(Msg::End) => break,
+                    Some(msg) => received.push(msg),
+                    None => panic!("{flavor:?}: a static channel's stream never ends"),
+                }
+            }
+            tokio::task::spawn_blocking(move || producer.join())
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(rx.try_recv(), Err(TryRecvError::Empty), "{flavor:?}");
+            assert_eq!(
+                rx.get_ref().full_rejections(),
+                STATIC_HANDLER_FULL.load(Ordering::Relaxed)
+            );
+            Ok::<_, io::Error>(received)
+        })?;
+        // The receiver is gone (dropped inside the runtime): every send is refused now.
+        assert!(
+            matches!(chan.try_send(Msg::End), Err(TrySendError::Disconnected(_))),
+            "{flavor:?}"
+        );
+        raise_sigusr1();
+        drop(handler);
+
+        let runs = STATIC_HANDLER_RUNS.load(Ordering::Relaxed);
+        let full = STATIC_HANDLER_FULL.load(Ordering::Relaxed);
+        assert_eq!(
+            runs,
+            1 + PER.div_ceil(8) + 1,
+            "{flavor:?}: raise runs the handler"
+        );
+        assert_eq!(
+            &received[..2],
+            &[Msg::Thread(0), Msg::Handler(1)],
+            "{flavor:?}: values sent before the receiver existed come first"
+        );
+        let seqs: Vec<u64> = received.iter().filter_map(Msg::seq).collect();
+        assert!(
+            seqs.windows(2).all(|w| w[0] < w[1]),
+            "{flavor:?}: in the order sent"
+        );
+        let threads = received
+            .iter()
+            .filter(|m| matches!(m, Msg::Thread(_)))
+            .count();
+        let handlers = received.len() - threads;
+        assert_eq!(threads as u64, 1 + PER, "{flavor:?}: every thread value");
+        // The last run came after the receiver was dropped: refused, not counted as full.
+        assert_eq!(
+            handlers as u64 + full + 1,
+            runs,
+            "{flavor:?}: every handler value arrived or was counted as full"
+        );
+        assert!(handlers >= 1, "{flavor:?}");
+        eprintln!("{flavor:?}: {threads} thread values, {handlers} handler values, {full} full");
+    }
+    Ok(())
 }
 
 #[test]
