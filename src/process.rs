@@ -161,6 +161,14 @@ mod imp {
             .compare_exchange(0, 1, Ordering::AcqRel, Ordering::Acquire)
             .is_ok()
         {
+            // Under miri (which has no `pthread_atfork` and never forks) the handlers are
+            // only named, so the build is the same.
+            #[cfg(miri)]
+            let _ = (
+                prepare as extern "C" fn(),
+                parent as extern "C" fn(),
+                child as extern "C" fn(),
+            );
             #[cfg(not(miri))]
             // SAFETY: the three handlers are `extern "C"` functions with no arguments that
             // live for the whole program; `pthread_atfork` only records them.
