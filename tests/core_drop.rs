@@ -365,6 +365,10 @@ impl Drop for Bomb {
 /// the drop; the second value is leaked, not dropped (dropping it while unwinding would
 /// panic again, and Rust would abort the whole process: this test would not finish).
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "leaks on purpose (the values after a panicking destructor), which miri reports"
+)]
 fn panicking_destructors_do_not_abort_teardown() {
     let _wd = watchdog(120, "panicking_destructors_do_not_abort_teardown");
     for backend in BACKENDS {
@@ -391,6 +395,10 @@ fn panicking_destructors_do_not_abort_teardown() {
 /// of the receiver's drop, and dropping the last sender later drops nothing more (the rest
 /// was leaked at once, so no sender's drop can panic, possibly inside a handler).
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "leaks on purpose (the values after a panicking destructor), which miri reports"
+)]
 fn panicking_destructor_leaves_nothing_for_the_last_sender() {
     let _wd = watchdog(
         30,
