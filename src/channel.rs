@@ -153,7 +153,7 @@ impl Chan {
         Owner::unregister(self);
         self.ring.close();
         self.wake.gone();
-        self.send_wait.slot_freed();
+        self.send_wait.wake_if_waiting();
         // A value's destructor may itself `try_send` into this channel: it gets
         // `Disconnected`, and nothing here holds a lock it could need. Anything published
         // after this loop is dropped with the slots.
@@ -196,7 +196,7 @@ impl<T> Consumer<'_, T> {
         // channel's only consumer: it is neither `Clone` nor `Sync`, and its methods are
         // documented as not callable from signal handlers, so no two pops overlap.
         let value = unsafe { self.chan.ring.pop(self.slots) }?;
-        self.chan.send_wait.slot_freed();
+        self.chan.send_wait.slot_freed(self.slots.len());
         Some(value)
     }
 
@@ -214,6 +214,8 @@ impl<T> Consumer<'_, T> {
             self.chan.wake.disarm();
             return Ready::Value(value);
         }
+        // Nothing to take now: senders waiting for room get it all, now.
+        self.chan.send_wait.wake_if_waiting();
         if tail.claimed {
             Ready::Busy
         } else if tail.closed {

@@ -27,8 +27,24 @@
 //!
 //! The consumer, after every value it takes (`slot_freed`), runs the light side of an
 //! asymmetric barrier (`sync::Barrier`: a compiler barrier when the kernel offers
-//! `membarrier(2)`) and loads `registered`; only if it is non-zero does it take the lock and
-//! wake every sleeper. So when nobody waits a received value costs one relaxed load.
+//! `membarrier(2)`) and loads `registered`; only if it is non-zero does it count the value,
+//! and once half the ring has been freed since the last round it takes the lock and wakes
+//! every sleeper. So when nobody waits a received value costs one relaxed load, and when
+//! senders do wait, one round (a lock and a `notify_all`) serves half a ring of values,
+//! not one: with many producers on few CPUs, waking all of them for every value would keep
+//! the scheduler busy with threads that find the ring full again. The consumer also runs a
+//! round, whatever it counted, when it finds the ring empty or busy (`wake_if_waiting`,
+//! from `prepare_wait`) and when it goes away.
+//!
+//! Only the first sender to register makes the heavy side of the barrier (a
+//! `membarrier(2)` system call): while others are registered, and so asleep (the lock is
+//! held from registering until sleeping), a round is owed to them anyway, and it wakes
+//! every sender registered by then.
+//!
+//! The price: a blocked sender is woken when half the ring is free (or the consumer ran
+//! out of values, or left), not at the first free slot. It sleeps only on a full ring, so
+//! half of it is always there for the consumer to take while the sender sleeps; a
+//! `send_timeout` can expire while fewer than half the slots were free.
 //!
 //! **No lost wake-up.** A sender registers (`registered += 1`), runs the heavy side of the
 //! barrier, then tries the ring once more before sleeping. The consumer frees a slot (its
@@ -286,6 +302,9 @@ pub(crate) struct SendWait {
     /// Senders registered and not yet counted out by a wake-up round. Read by the consumer
     /// after every value it takes: its own cache line, written only when senders block.
     registered: CachePadded<AtomicUsize>,
+    /// Values the consumer took since the last round while senders were registered. The
+    /// consumer's own count (only it reads or writes it).
+    freed: AtomicUsize,
     /// The wake-up round: bumped by every round; a sleeper waits for it to change.
     round: Mutex<u64>,
     cond: Condvar,
@@ -296,19 +315,44 @@ impl SendWait {
         pub(crate) fn new() -> Self {
             SendWait {
                 registered: CachePadded::new(AtomicUsize::new(0)),
+                freed: AtomicUsize::new(0),
                 round: Mutex::new(0),
                 cond: Condvar::new(),
             }
         }
     }
 
-    /// The consumer took a value, or closed the ring: wake sleeping senders, if there are
-    /// any. The caller's store (the freed slot's stamp, the closing `fetch_or`) comes
-    /// before this call.
+    /// The consumer took a value from a ring of `cap` slots (its store freeing the slot
+    /// comes before this call). When senders are registered, they are woken once half the
+    /// ring has been freed since the last round: one round then serves many values
+    /// instead of one, and a sender woken finds room for a burst. A ring of capacity 1
+    /// wakes them at every value.
     #[inline(always)]
-    pub(crate) fn slot_freed(&self) {
+    pub(crate) fn slot_freed(&self, cap: usize) {
         Barrier::light();
         if self.registered.load(Ordering::Relaxed) != 0 {
+            self.freed_while_waited(cap);
+        }
+    }
+
+    #[cold]
+    fn freed_while_waited(&self, cap: usize) {
+        let freed = self.freed.load(Ordering::Relaxed).saturating_add(1);
+        if freed >= (cap / 2).max(1) {
+            self.freed.store(0, Ordering::Relaxed);
+            self.wake_all();
+        } else {
+            self.freed.store(freed, Ordering::Relaxed);
+        }
+    }
+
+    /// The consumer found the ring empty (or busy), or closed it: wake sleeping senders now,
+    /// if there are any, however few values were taken since the last round. The caller's
+    /// store (the `rmw_tail` that found nothing, the closing `fetch_or`) comes before.
+    pub(crate) fn wake_if_waiting(&self) {
+        Barrier::light();
+        if self.registered.load(Ordering::Relaxed) != 0 {
+            self.freed.store(0, Ordering::Relaxed);
             self.wake_all();
         }
     }
@@ -356,10 +400,14 @@ impl SendWait {
         }
         loop {
             let mut round = self.lock();
-            self.registered.fetch_add(1, Ordering::Relaxed);
-            // Orders the registration before the re-check below, against the consumer's
-            // freeing store and its load of `registered` (see the module docs).
-            Barrier::heavy();
+            let others = self.registered.fetch_add(1, Ordering::Relaxed);
+            if others == 0 {
+                // Orders the registration before the re-check below, against the
+                // consumer's freeing store and its load of `registered` (see the module
+                // docs). With others registered (and, since we hold the lock, asleep), the
+                // consumer's next round wakes them and us with them: no barrier needed.
+                Barrier::heavy();
+            }
             value = match push(value) {
                 Ok(()) => {
                     self.unregister(&round, *round);
