@@ -55,8 +55,8 @@
 //! send-wait and fork changes, with `MUTANTS_FIRST_FAIL=1` (each mutation stops at the
 //! first model that fails, the quick models running first, so the table names that first
 //! model, not every model that would fail; the run of 2026-11-22 recorded every model and
-//! found each of M1-M15 caught by several). M3c, M4c and M20 were re-run on the final
-//! code (their patterns moved with it), and so was M0.
+//! found each of M1-M15 caught by several). M3c, M4c and M16-M20 were re-run on the final
+//! code (their patterns moved with it: the send-wait rounds of half a ring), and so was M0.
 //!
 //! | mutation | first model to fail (how) |
 //! |---|---|
@@ -89,8 +89,8 @@
 //! | M22 `try_recv` does not look again after clearing a stray token | m9 event loop (deadlock: lost wake-up) |
 //!
 //! M0 on the final code: every model and the model-based test pass (the 19 loom models in
-//! 356 s in all on the loaded 2-core machine: m4 123 s, m2 71 s, m1 49 s, m5 43 s, m8 30 s,
-//! m10 27 s, the rest under 10 s each).
+//! about 360 s in all on the loaded 2-core machine: m4 122 s, m2 74 s, m1 50 s, m5 45 s,
+//! m10 27 s, m8 25 s, the rest under 10 s each).
 //!
 //! # Bookkeeping outside the model
 //!
