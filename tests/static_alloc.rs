@@ -31,7 +31,6 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-#[cfg(not(miri))]
 use common::fd_readable;
 use common::{gettid, watchdog};
 use sigring::{Backend, RecvTimeoutError, SendError, StaticChannel, TryRecvError, TrySendError};
@@ -122,36 +121,6 @@ unsafe impl GlobalAlloc for CountAndTrace {
 
 #[global_allocator]
 static GLOBAL: CountAndTrace = CountAndTrace;
-
-/// Whether `fd` is readable now. Miri runs no `poll(2)`, and epoll only edge-triggered:
-/// a fresh epoll instance reports a descriptor that is readable when it is added (as Linux
-/// does), and nothing otherwise.
-#[cfg(miri)]
-fn fd_readable(fd: std::os::fd::RawFd) -> bool {
-    use std::os::fd::{FromRawFd, OwnedFd};
-    // SAFETY: a plain syscall; a non-negative result is a new fd that only `ep` owns.
-    let ep = unsafe {
-        let raw = libc::epoll_create1(libc::EPOLL_CLOEXEC);
-        assert!(
-            raw >= 0,
-            "epoll_create1: {}",
-            std::io::Error::last_os_error()
-        );
-        OwnedFd::from_raw_fd(raw)
-    };
-    let mut ev = libc::epoll_event {
-        events: (libc::EPOLLIN | libc::EPOLLET) as u32,
-        u64: 0,
-    };
-    // SAFETY: `ep` is an epoll fd, `fd` an open fd, `ev` a valid event.
-    let rc = unsafe { libc::epoll_ctl(ep.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, &mut ev) };
-    assert_eq!(rc, 0, "epoll_ctl: {}", std::io::Error::last_os_error());
-    let mut out = [libc::epoll_event { events: 0, u64: 0 }];
-    // SAFETY: `out` has room for the one event asked for; timeout 0.
-    let n = unsafe { libc::epoll_wait(ep.as_raw_fd(), out.as_mut_ptr(), 1, 0) };
-    assert!(n >= 0, "epoll_wait: {}", std::io::Error::last_os_error());
-    n == 1 && out[0].events & libc::EPOLLIN as u32 != 0
-}
 
 /// Runs `f` with this thread's allocations counted; returns its result and the count.
 fn count_allocs<R>(f: impl FnOnce() -> R) -> (R, usize) {

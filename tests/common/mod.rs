@@ -477,8 +477,40 @@ impl MemWriter {
 // Readiness and EINTR storms (added for the static-channel and blocking-send tests)
 // ---------------------------------------------------------------------------------------
 
+/// Whether `fd` is readable now. Miri runs no `poll(2)`, and epoll only edge-triggered:
+/// a fresh epoll instance reports a descriptor that is readable when it is added (as Linux
+/// does), and nothing otherwise.
+#[cfg(miri)]
+pub fn fd_readable(fd: std::os::fd::RawFd) -> bool {
+    use std::os::fd::AsRawFd;
+    use std::os::fd::{FromRawFd, OwnedFd};
+    // SAFETY: a plain syscall; a non-negative result is a new fd that only `ep` owns.
+    let ep = unsafe {
+        let raw = libc::epoll_create1(libc::EPOLL_CLOEXEC);
+        assert!(
+            raw >= 0,
+            "epoll_create1: {}",
+            std::io::Error::last_os_error()
+        );
+        OwnedFd::from_raw_fd(raw)
+    };
+    let mut ev = libc::epoll_event {
+        events: (libc::EPOLLIN | libc::EPOLLET) as u32,
+        u64: 0,
+    };
+    // SAFETY: `ep` is an epoll fd, `fd` an open fd, `ev` a valid event.
+    let rc = unsafe { libc::epoll_ctl(ep.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, &mut ev) };
+    assert_eq!(rc, 0, "epoll_ctl: {}", std::io::Error::last_os_error());
+    let mut out = [libc::epoll_event { events: 0, u64: 0 }];
+    // SAFETY: `out` has room for the one event asked for; timeout 0.
+    let n = unsafe { libc::epoll_wait(ep.as_raw_fd(), out.as_mut_ptr(), 1, 0) };
+    assert!(n >= 0, "epoll_wait: {}", std::io::Error::last_os_error());
+    n == 1 && out[0].events & libc::EPOLLIN as u32 != 0
+}
+
 /// Whether `fd` is readable now, as a level-triggered `poll(2)` with timeout 0 sees it
 /// (an event loop's view of a receiver: `fd_readable(rx.as_raw_fd())`).
+#[cfg(not(miri))]
 pub fn fd_readable(fd: std::os::fd::RawFd) -> bool {
     let mut pfd = libc::pollfd {
         fd,
