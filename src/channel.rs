@@ -543,6 +543,13 @@ impl<T: Send> Sender<T> {
     pub fn is_full(&self) -> bool {
         self.len() == self.capacity()
     }
+
+    /// How many `try_send` calls on this channel were rejected with `Full` so far, by every
+    /// sender (the same count as [`Receiver::full_rejections`], readable where only a
+    /// `Sender` is at hand, such as a signal handler). Async-signal-safe: one relaxed load.
+    pub fn full_rejections(&self) -> u64 {
+        self.handle.chan().full_rejections()
+    }
 }
 
 impl<T> Clone for Sender<T> {

@@ -115,8 +115,8 @@ fn exact_capacity_over_many_laps() {
 }
 
 #[test]
-fn full_is_counted_in_dropped() {
-    let _wd = watchdog(30, "full_is_counted_in_dropped");
+fn full_is_counted_in_full_rejections() {
+    let _wd = watchdog(30, "full_is_counted_in_full_rejections");
     for backend in BACKENDS {
         let (tx, rx) = build::<u32>(3, backend);
         let tx2 = tx.clone();
@@ -131,6 +131,7 @@ fn full_is_counted_in_dropped() {
             assert_eq!(err.into_inner(), 100 + i, "the rejected value comes back");
         }
         assert_eq!(rx.full_rejections(), 10);
+        assert_eq!(tx.full_rejections(), 10, "a sender reads the same count");
         // Disconnected rejections are not Full: not counted.
         drop(rx);
         assert!(tx.try_send(7).unwrap_err().is_disconnected());
