@@ -85,6 +85,7 @@ entries! {
     sigring_probe_is_empty(f) => black_box(&f.u64).is_empty();
     sigring_probe_is_full(f) => black_box(&f.u64).is_full();
     sigring_probe_capacity(f) => black_box(&f.u64).capacity();
+    sigring_probe_full_rejections(f) => black_box(&f.u64).full_rejections();
     sigring_probe_clone(f) => mem::forget(black_box(&f.u64).clone());
     sigring_probe_clone_block(f) => mem::forget(black_box(&f.block).clone());
     // `StaticChannel`: a handler's `try_send` on the static itself, and its queries.
