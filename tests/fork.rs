@@ -681,15 +681,22 @@ fn handler_target() -> &'static StaticChannel<u32, 8> {
     }
 }
 
-/// A raw handler whose body is a `try_send` on a `StaticChannel`.
-extern "C" fn on_sigusr1(_: libc::c_int) {
-    let saw = match handler_target().try_send(FROM_HANDLER) {
+/// The `saw` code of a handler's `try_send` of [`FROM_HANDLER`].
+fn saw_of(result: Result<(), TrySendError<u32>>) -> i32 {
+    match result {
         Ok(()) => saw::SENT,
         Err(TrySendError::Full(_)) => saw::FULL,
         Err(TrySendError::Disconnected(FROM_HANDLER)) => saw::DISCONNECTED,
         Err(TrySendError::Disconnected(_)) => saw::OTHER_VALUE,
-    };
-    HANDLER_SAW.store(saw, Ordering::Relaxed);
+    }
+}
+
+/// A raw handler whose body is a `try_send` on a `StaticChannel`.
+extern "C" fn on_sigusr1(_: libc::c_int) {
+    HANDLER_SAW.store(
+        saw_of(handler_target().try_send(FROM_HANDLER)),
+        Ordering::Relaxed,
+    );
 }
 
 /// Forks `n` children that each `raise(SIGUSR1)` and exit with what the handler saw.
@@ -796,13 +803,10 @@ fn window_target() -> &'static StaticChannel<u32, 8> {
 }
 
 extern "C" fn on_sigusr2(_: libc::c_int) {
-    let saw = match window_target().try_send(FROM_HANDLER) {
-        Ok(()) => saw::SENT,
-        Err(TrySendError::Full(_)) => saw::FULL,
-        Err(TrySendError::Disconnected(FROM_HANDLER)) => saw::DISCONNECTED,
-        Err(TrySendError::Disconnected(_)) => saw::OTHER_VALUE,
-    };
-    WINDOW_SAW.store(saw, Ordering::Relaxed);
+    WINDOW_SAW.store(
+        saw_of(window_target().try_send(FROM_HANDLER)),
+        Ordering::Relaxed,
+    );
 }
 
 /// A signal that reaches the child before sigring's atfork child handler has disowned the
