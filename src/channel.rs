@@ -21,8 +21,8 @@ use crate::error::{
 use crate::process::Owner;
 use crate::ring::{alloc_slots, PushError, Ring, Slot};
 use crate::sync::{const_fn, Arc, AtomicU64, AtomicUsize, Barrier, Ordering};
-use crate::wait::{RecvWait, SendWait};
-use crate::waker::{Backend, Wake};
+use crate::wait::{RecvWait, SendWait, Source};
+use crate::waker::{Backend, Wake, WakeRef};
 
 /// The state one channel's handles share, wherever it lives.
 pub(crate) struct Chan {
@@ -62,11 +62,11 @@ impl Chan {
     /// process's list of owned channels, see `process`).
     pub(crate) fn open_receiver(&self, backend: Backend) -> io::Result<()> {
         Barrier::init();
-        self.wake.open(backend)?;
+        self.wake.get().open(backend)?;
         Owner::register(self);
         let tail = self.ring.rmw_tail();
         if tail.claimed || tail.closed {
-            self.wake.post_self();
+            self.wake.get().post_self();
         }
         Ok(())
     }
@@ -76,7 +76,7 @@ impl Chan {
     #[cfg_attr(sigring_loom, allow(dead_code))]
     pub(crate) fn disown(&self) {
         self.ring.close();
-        self.wake.gone();
+        self.wake.get().gone();
     }
 
     /// Whether this channel was inherited from the process this one forked from.
@@ -90,7 +90,7 @@ impl Chan {
     pub(crate) fn try_send<T>(&self, slots: &[Slot<T>], value: T) -> Result<(), TrySendError<T>> {
         match self.ring.push(slots, value) {
             Ok(()) => {
-                self.wake.notify();
+                self.wake.get().notify();
                 Ok(())
             }
             Err(PushError::Full(value)) => {
@@ -111,7 +111,7 @@ impl Chan {
         self.send_wait.send_until(deadline, value, |value| {
             match self.ring.push(slots, value) {
                 Ok(()) => {
-                    self.wake.notify();
+                    self.wake.get().notify();
                     Ok(())
                 }
                 Err(e) => Err(e),
@@ -132,7 +132,7 @@ impl Chan {
         // sees them all.
         if self.senders.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.ring.close();
-            self.wake.notify();
+            self.wake.get().notify();
         }
     }
 
@@ -152,7 +152,7 @@ impl Chan {
         }
         Owner::unregister(self);
         self.ring.close();
-        self.wake.gone();
+        self.wake.get().gone();
         self.send_wait.wake_if_waiting();
         // A value's destructor may itself `try_send` into this channel: it gets
         // `Disconnected`, and nothing here holds a lock it could need. Anything published
@@ -187,11 +187,11 @@ pub(crate) enum Ready<T> {
     Disconnected,
 }
 
-impl<T> Consumer<'_, T> {
+impl<T> Source<T> for Consumer<'_, T> {
     /// Takes the next value if one is published, and wakes blocked senders if there are
     /// any: one compiler barrier and one relaxed load when there are none.
     #[inline]
-    pub(crate) fn pop(&self) -> Option<T> {
+    fn pop(&self) -> Option<T> {
         // SAFETY: a `Consumer` exists only inside a `Receiver` method; the receiver is the
         // channel's only consumer: it is neither `Clone` nor `Sync`, and its methods are
         // documented as not callable from signal handlers, so no two pops overlap.
@@ -201,17 +201,17 @@ impl<T> Consumer<'_, T> {
     }
 
     /// Whether the next `pop` would return a value.
-    pub(crate) fn head_ready(&self) -> bool {
+    fn head_ready(&self) -> bool {
         self.chan.ring.head_ready(self.slots)
     }
 
     /// After a pop found nothing: arm the wake-up, then look again with authority (see the
     /// `waker` module for why this loses no wake-up).
-    pub(crate) fn prepare_wait(&self) -> Ready<T> {
-        let was_armed = self.chan.wake.arm();
+    fn prepare_wait(&self) -> Ready<T> {
+        let was_armed = self.wake().arm();
         let tail = self.chan.ring.rmw_tail();
         if let Some(value) = self.pop() {
-            self.chan.wake.disarm();
+            self.wake().disarm();
             return Ready::Value(value);
         }
         // Nothing to take now: senders waiting for room get it all, now.
@@ -223,6 +223,15 @@ impl<T> Consumer<'_, T> {
         } else {
             Ready::Empty { was_armed }
         }
+    }
+
+    fn is_foreign(&self) -> bool {
+        self.chan.is_foreign()
+    }
+
+    #[inline(always)]
+    fn wake(&self) -> WakeRef<'_> {
+        self.chan.wake.get()
     }
 }
 
@@ -806,7 +815,7 @@ impl<T> Receiver<T> {
 
     /// The wake-up backend this channel uses.
     pub fn backend(&self) -> Backend {
-        self.handle.chan().wake.backend()
+        self.handle.chan().wake.get().backend()
     }
 
     /// How many times [`recv`](Receiver::recv) (or its timed forms) slept on the fd and
@@ -819,7 +828,7 @@ impl<T> Receiver<T> {
     /// by a producer that found the consumer possibly asleep (or by the receiver itself
     /// for an event loop, when a send was half-done).
     pub fn wake_writes(&self) -> u64 {
-        self.handle.chan().wake.writes()
+        self.handle.chan().wake.get().writes()
     }
 }
 

@@ -157,15 +157,15 @@ pub(crate) fn alloc_slots<T>(cap: usize) -> io::Result<Box<[Slot<T>]>> {
     Ok(slots.into_boxed_slice())
 }
 
-/// The ring's positions. `T` values move in through [`Ring::push`] and out through
-/// [`Ring::pop`], into and out of the slots the caller passes (always the same `cap`
-/// slots for one ring).
-pub(crate) struct Ring {
-    /// The next position to take. Written only by the consumer; read by `len`.
-    head: CachePadded<AtomicUsize>,
-    /// The next position to claim, plus the mark bit. Moved by producers' CAS, and by
-    /// `fetch_or` (close) and the consumer's `fetch_add(0)` ([`Ring::rmw_tail`]).
-    tail: CachePadded<AtomicUsize>,
+/// The position arithmetic of a ring of exactly `cap` slots, and the slot protocol itself
+/// ([`Geometry::push`], [`Geometry::take`]) over positions kept anywhere.
+///
+/// Plain data derived from the capacity, never shared: every user keeps its own copy. A
+/// [`Ring`] holds one beside its positions; a shared channel (`shared`) keeps one in every
+/// process's private memory, so nothing written into a shared mapping can change where an
+/// index points.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Geometry {
     /// The capacity asked for, in `1 ..= MAX_CAPACITY`.
     cap: usize,
     /// `2 * mark_bit`: adding it to a position moves to the same index one lap later.
@@ -178,30 +178,37 @@ pub(crate) struct Ring {
     lap_mask: usize,
 }
 
-impl Ring {
-    const_fn! {
-        /// The positions of an empty ring of exactly `cap` slots. `cap` must be in
-        /// `1 ..= MAX_CAPACITY` (checked by [`alloc_slots`], or at compile time for a
-        /// static channel); out of range it is clamped, never a panic.
-        pub(crate) fn new(cap: usize) -> Self {
-            let cap = if cap == 0 {
-                1
-            } else if cap > MAX_CAPACITY {
-                MAX_CAPACITY
-            } else {
-                cap
-            };
-            let mark_bit = (cap + 1).next_power_of_two();
-            let one_lap = mark_bit * 2;
-            Ring {
-                head: CachePadded::new(AtomicUsize::new(0)),
-                tail: CachePadded::new(AtomicUsize::new(0)),
-                cap,
-                one_lap,
-                mark_bit,
-                index_mask: mark_bit - 1,
-                lap_mask: !(one_lap - 1),
-            }
+/// What [`Geometry::take`] found at `head`.
+pub(crate) enum Take<T> {
+    /// The value, and the position after `head`.
+    Value(T, usize),
+    /// The stamp says "empty at this lap": nothing published yet (perhaps claimed).
+    NotYet,
+    /// A stamp the protocol never leaves at `head` (only a scribbled shared mapping has
+    /// one).
+    Invalid,
+}
+
+impl Geometry {
+    /// The geometry of exactly `cap` slots. `cap` must be in `1 ..= MAX_CAPACITY` (checked
+    /// by [`alloc_slots`], at compile time for a static channel, or by the shared channel's
+    /// builder); out of range it is clamped, never a panic.
+    pub(crate) const fn new(cap: usize) -> Self {
+        let cap = if cap == 0 {
+            1
+        } else if cap > MAX_CAPACITY {
+            MAX_CAPACITY
+        } else {
+            cap
+        };
+        let mark_bit = (cap + 1).next_power_of_two();
+        let one_lap = mark_bit * 2;
+        Geometry {
+            cap,
+            one_lap,
+            mark_bit,
+            index_mask: mark_bit - 1,
+            lap_mask: !(one_lap - 1),
         }
     }
 
@@ -211,9 +218,15 @@ impl Ring {
         self.cap
     }
 
+    /// The bit of `tail` that says "closed".
+    #[inline]
+    pub(crate) fn mark_bit(&self) -> usize {
+        self.mark_bit
+    }
+
     /// The position after `pos` (which carries no mark bit).
     #[inline(always)]
-    fn next(&self, pos: usize) -> usize {
+    pub(crate) fn next(&self, pos: usize) -> usize {
         if (pos & self.index_mask).wrapping_add(1) < self.cap {
             pos.wrapping_add(1)
         } else {
@@ -222,20 +235,44 @@ impl Ring {
         }
     }
 
-    /// Pushes `value` into `slots`, or gives it back.
+    /// How many positions `to` is past `from` (neither with the mark bit), if `to` is a
+    /// position this geometry produces and at most one ring ahead; `None` for anything
+    /// else. The shared channel's check of a `tail` read from the mapping.
+    pub(crate) fn distance(&self, from: usize, to: usize) -> Option<usize> {
+        let (fi, ti) = (from & self.index_mask, to & self.index_mask);
+        if ti >= self.cap || to & self.mark_bit != 0 {
+            return None;
+        }
+        // Laps as counts: the lap bits shifted down.
+        let shift = self.one_lap.trailing_zeros();
+        let laps = (to >> shift).wrapping_sub(from >> shift);
+        let d = laps
+            .wrapping_mul(self.cap)
+            .wrapping_add(ti)
+            .wrapping_sub(fi);
+        (d <= self.cap).then_some(d)
+    }
+
+    /// Pushes `value` into `slots` at the position `tail` names, or gives it back: the
+    /// producers' side of the slot protocol (see the module docs).
     ///
     /// Async-signal-safe and reentrant: no lock, no allocation, no syscall, no panic path,
     /// and no waiting. A retry happens only after another producer moved `tail`.
     #[inline]
-    pub(crate) fn push<T>(&self, slots: &[Slot<T>], value: T) -> Result<(), PushError<T>> {
-        let mut tail = self.tail.load(Ordering::Relaxed);
+    pub(crate) fn push<T>(
+        &self,
+        tail_word: &AtomicUsize,
+        slots: &[Slot<T>],
+        value: T,
+    ) -> Result<(), PushError<T>> {
+        let mut tail = tail_word.load(Ordering::Relaxed);
         loop {
             if tail & self.mark_bit != 0 {
                 return Err(PushError::Closed(value));
             }
             let lap = tail & self.lap_mask;
-            // `index < cap` because positions only ever hold indices produced by `next`;
-            // `get` avoids a panic path all the same.
+            // `index < cap` because positions only ever hold indices produced by `next`
+            // (a scribbled shared mapping aside); `get` avoids a panic path all the same.
             let Some(slot) = slots.get(tail & self.index_mask) else {
                 return Err(PushError::Full(value));
             };
@@ -249,7 +286,7 @@ impl Ring {
                 // `rmw_tail` when that came first, so our later load of the wake flag sees
                 // the consumer's "armed" (see `waker`); the release sequence of `tail`
                 // carries that edge through other producers' CASes.
-                match self.tail.compare_exchange(
+                match tail_word.compare_exchange(
                     tail,
                     self.next(tail),
                     Ordering::AcqRel,
@@ -273,13 +310,114 @@ impl Ring {
                 // The slot is not free at this lap. If `tail` moved meanwhile, someone made
                 // progress: retry there. Otherwise the slot is still occupied (full, or a
                 // pop or push not yet finished with it): report Full, never wait.
-                let current = self.tail.load(Ordering::Relaxed);
+                let current = tail_word.load(Ordering::Relaxed);
                 if current == tail {
                     return Err(PushError::Full(value));
                 }
                 tail = current;
             }
         }
+    }
+
+    /// Takes the value at position `head` of `slots` if it has been published, reading it
+    /// with `read`: the consumer's side of the slot protocol. The caller stores the returned
+    /// next position as its new `head`.
+    ///
+    /// # Safety
+    ///
+    /// Only one consumer: no two calls for the same ring may overlap, on different threads
+    /// or through reentrancy on one thread; `head` is that consumer's own position (never
+    /// ahead of a publish it has not seen). `read` must be sound for a slot's initialized
+    /// value (`ptr::read`, or `ptr::read_volatile` where every bit pattern is a valid `T`).
+    #[inline]
+    pub(crate) unsafe fn take<T>(
+        &self,
+        slots: &[Slot<T>],
+        head: usize,
+        read: unsafe fn(*const T) -> T,
+    ) -> Take<T> {
+        let lap = head & self.lap_mask;
+        let Some(slot) = slots.get(head & self.index_mask) else {
+            return Take::Invalid;
+        };
+        // Acquire: pairs with the producer's publishing Release.
+        let stamp = slot.stamp.load(Ordering::Acquire);
+        if stamp != lap.wrapping_add(1) {
+            return if stamp == lap {
+                Take::NotYet
+            } else {
+                Take::Invalid
+            };
+        }
+        // SAFETY: the stamp `L + 1` says the value was written and published, and the
+        // caller guarantees we are the only consumer, so nobody else reads or frees it; no
+        // producer writes it before we store the next-lap stamp below.
+        let value = slot.value.with_mut(|p| unsafe { read((*p).as_ptr()) });
+        // Free the slot for the next lap. Release: our read is done before a producer of
+        // the next lap may write.
+        slot.stamp
+            .store(lap.wrapping_add(self.one_lap), Ordering::Release);
+        Take::Value(value, self.next(head))
+    }
+
+    /// Frees the slot at `head`, claimed by a producer that will never publish it (a
+    /// process that died between claim and publish): the shared channel's recovery. Returns
+    /// the next position.
+    pub(crate) fn skip<T>(&self, slots: &[Slot<T>], head: usize) -> usize {
+        if let Some(slot) = slots.get(head & self.index_mask) {
+            slot.stamp.store(
+                (head & self.lap_mask).wrapping_add(self.one_lap),
+                Ordering::Release,
+            );
+        }
+        self.next(head)
+    }
+
+    /// Whether the slot at `head` is published.
+    pub(crate) fn ready<T>(&self, slots: &[Slot<T>], head: usize) -> bool {
+        slots.get(head & self.index_mask).is_some_and(|slot| {
+            slot.stamp.load(Ordering::Acquire) == (head & self.lap_mask).wrapping_add(1)
+        })
+    }
+}
+
+/// The ring's positions and geometry. `T` values move in through [`Ring::push`] and out
+/// through [`Ring::pop`], into and out of the slots the caller passes (always the same
+/// `cap` slots for one ring).
+pub(crate) struct Ring {
+    /// The next position to take. Written only by the consumer; read by `len`.
+    head: CachePadded<AtomicUsize>,
+    /// The next position to claim, plus the mark bit. Moved by producers' CAS, and by
+    /// `fetch_or` (close) and the consumer's `fetch_add(0)` ([`Ring::rmw_tail`]).
+    tail: CachePadded<AtomicUsize>,
+    geo: Geometry,
+}
+
+impl Ring {
+    const_fn! {
+        /// The positions of an empty ring of exactly `cap` slots (see [`Geometry::new`]).
+        pub(crate) fn new(cap: usize) -> Self {
+            Ring {
+                head: CachePadded::new(AtomicUsize::new(0)),
+                tail: CachePadded::new(AtomicUsize::new(0)),
+                geo: Geometry::new(cap),
+            }
+        }
+    }
+
+    /// The capacity asked for.
+    #[inline]
+    pub(crate) fn capacity(&self) -> usize {
+        self.geo.cap
+    }
+
+    /// Pushes `value` into `slots`, or gives it back ([`Geometry::push`]).
+    ///
+    /// Async-signal-safe and reentrant: no lock, no allocation, no syscall, no panic path,
+    /// and no waiting.
+    #[inline]
+    pub(crate) fn push<T>(&self, slots: &[Slot<T>], value: T) -> Result<(), PushError<T>> {
+        self.geo.push(&self.tail, slots, value)
     }
 
     /// Takes the value at `head` from `slots`, if it has been published.
@@ -295,32 +433,21 @@ impl Ring {
     pub(crate) unsafe fn pop<T>(&self, slots: &[Slot<T>]) -> Option<T> {
         // Relaxed: only the consumer writes `head`.
         let head = self.head.load(Ordering::Relaxed);
-        let lap = head & self.lap_mask;
-        let slot = slots.get(head & self.index_mask)?;
-        // Acquire: pairs with the producer's publishing Release.
-        let stamp = slot.stamp.load(Ordering::Acquire);
-        if stamp != lap.wrapping_add(1) {
-            return None;
+        // SAFETY: forwarded from the caller (the one consumer, its own `head`); `ptr::read`
+        // of a published, initialized value.
+        match unsafe { self.geo.take(slots, head, std::ptr::read) } {
+            Take::Value(value, next) => {
+                self.head.store(next, Ordering::Release);
+                Some(value)
+            }
+            Take::NotYet | Take::Invalid => None,
         }
-        // SAFETY: the stamp `L + 1` says the value was written and published, and the
-        // caller guarantees we are the only consumer, so nobody else reads or frees it; no
-        // producer writes it before we store the next-lap stamp below.
-        let value = slot.value.with_mut(|p| unsafe { (*p).assume_init_read() });
-        // Free the slot for the next lap. Release: our read is done before a producer of
-        // the next lap may write.
-        slot.stamp
-            .store(lap.wrapping_add(self.one_lap), Ordering::Release);
-        self.head.store(self.next(head), Ordering::Release);
-        Some(value)
     }
 
     /// Whether the slot at `head` is published, so that the next `pop` returns a value.
     /// For the consumer only (it reads `head` as its owner).
     pub(crate) fn head_ready<T>(&self, slots: &[Slot<T>]) -> bool {
-        let head = self.head.load(Ordering::Relaxed);
-        slots.get(head & self.index_mask).is_some_and(|slot| {
-            slot.stamp.load(Ordering::Acquire) == (head & self.lap_mask).wrapping_add(1)
-        })
+        self.geo.ready(slots, self.head.load(Ordering::Relaxed))
     }
 
     /// The consumer's authoritative look at `tail`: a read-modify-write (`fetch_add(0)`),
@@ -335,8 +462,8 @@ impl Ring {
         let tail = self.tail.fetch_add(0, Ordering::AcqRel);
         let head = self.head.load(Ordering::Relaxed);
         TailSnapshot {
-            claimed: tail & !self.mark_bit != head,
-            closed: tail & self.mark_bit != 0,
+            claimed: tail & !self.geo.mark_bit != head,
+            closed: tail & self.geo.mark_bit != 0,
         }
     }
 
@@ -345,12 +472,12 @@ impl Ring {
     pub(crate) fn close(&self) -> bool {
         // AcqRel: an RMW of `tail`, so the consumer's `rmw_tail` and this call are ordered
         // exactly as a claim would be (see `rmw_tail`).
-        self.tail.fetch_or(self.mark_bit, Ordering::AcqRel) & self.mark_bit == 0
+        self.tail.fetch_or(self.geo.mark_bit, Ordering::AcqRel) & self.geo.mark_bit == 0
     }
 
     /// Whether the mark bit is set.
     pub(crate) fn is_closed(&self) -> bool {
-        self.tail.load(Ordering::Acquire) & self.mark_bit != 0
+        self.tail.load(Ordering::Acquire) & self.geo.mark_bit != 0
     }
 
     /// Number of claimed positions not yet taken (published or still being written).
@@ -362,16 +489,16 @@ impl Ring {
             let head = self.head.load(Ordering::SeqCst);
             // A consistent pair: `tail` did not move while `head` was read.
             if self.tail.load(Ordering::SeqCst) == tail {
-                let hix = head & self.index_mask;
-                let tix = tail & self.index_mask;
+                let hix = head & self.geo.index_mask;
+                let tix = tail & self.geo.index_mask;
                 return if hix < tix {
                     tix.wrapping_sub(hix)
                 } else if hix > tix {
-                    self.cap.wrapping_sub(hix).wrapping_add(tix)
-                } else if tail & !self.mark_bit == head {
+                    self.geo.cap.wrapping_sub(hix).wrapping_add(tix)
+                } else if tail & !self.geo.mark_bit == head {
                     0
                 } else {
-                    self.cap
+                    self.geo.cap
                 };
             }
         }
@@ -381,7 +508,7 @@ impl Ring {
     pub(crate) fn is_empty(&self) -> bool {
         let head = self.head.load(Ordering::SeqCst);
         let tail = self.tail.load(Ordering::SeqCst);
-        tail & !self.mark_bit == head
+        tail & !self.geo.mark_bit == head
     }
 
     /// Drops every published value left in `slots`, exactly once, in order. A slot that a
@@ -460,7 +587,7 @@ mod tests {
         // build, and FIFO order survives the wrap.
         let slots = alloc_slots(3).unwrap();
         let ring = Ring::new(3);
-        let start = 0usize.wrapping_sub(2 * ring.one_lap);
+        let start = 0usize.wrapping_sub(2 * ring.geo.one_lap);
         ring.head.store(start, Ordering::Relaxed);
         ring.tail.store(start, Ordering::Relaxed);
         for slot in slots.iter() {

@@ -68,14 +68,36 @@ use std::time::{Duration, Instant};
 
 use crossbeam_utils::CachePadded;
 
-use crate::channel::{Consumer, Ready};
+use crate::channel::Ready;
 use crate::error::{RecvTimeoutError, SendTimeoutError, TryRecvError};
 use crate::ring::PushError;
 use crate::spin::{SpinPolicy, BATCH_PAUSES};
 use crate::sync::{self, const_fn, AtomicUsize, Backoff, Barrier, Condvar, Mutex, Ordering};
+use crate::waker::WakeRef;
 
 /// How long `recv` waits on the fd at a time while a slot is claimed but unpublished.
 const BUSY_WAIT: Duration = Duration::from_millis(1);
+
+/// What the receiver's waiting needs from a channel: the consumer's view of an in-process
+/// channel (`channel::Consumer`) or of a shared one (`shared`).
+pub(crate) trait Source<T> {
+    /// Whether the channel was inherited from the parent of this process (see `process`).
+    fn is_foreign(&self) -> bool;
+    /// Takes the next value if one is published.
+    fn pop(&self) -> Option<T>;
+    /// Whether the next `pop` would return a value.
+    fn head_ready(&self) -> bool;
+    /// After a pop found nothing: arm the wake-up, then look again with authority.
+    fn prepare_wait(&self) -> Ready<T>;
+    /// The wake protocol's flag and this process's descriptors.
+    fn wake(&self) -> WakeRef<'_>;
+    /// When a sleep on the fd that may last until `deadline` must end at the latest to look
+    /// at the channel again. An in-process channel sleeps until `deadline`; a shared one
+    /// wakes now and then to check its mapping (see `shared`).
+    fn wake_by(&self, deadline: Option<Instant>) -> Option<Instant> {
+        deadline
+    }
+}
 
 /// The receiver's waiting state: its spin policy and what it counts. Consumer-only.
 #[derive(Debug)]
@@ -102,8 +124,8 @@ impl RecvWait {
     }
 
     /// `Receiver::try_recv`.
-    pub(crate) fn try_recv<T>(&self, c: &Consumer<'_, T>) -> Result<T, TryRecvError> {
-        if c.chan.is_foreign() {
+    pub(crate) fn try_recv<T>(&self, c: &impl Source<T>) -> Result<T, TryRecvError> {
+        if c.is_foreign() {
             return Err(TryRecvError::Disconnected);
         }
         if let Some(value) = c.pop() {
@@ -122,7 +144,7 @@ impl RecvWait {
                 if !n.is_power_of_two() {
                     return Err(TryRecvError::Empty);
                 }
-                c.chan.wake.clear_stray_token();
+                c.wake().clear_stray_token();
                 // Look again: a value published while the flag was taken wrote no token.
                 self.ready_now(c, c.prepare_wait())
             }
@@ -134,7 +156,7 @@ impl RecvWait {
     }
 
     /// What `try_recv` returns for what `prepare_wait` found.
-    fn ready_now<T>(&self, c: &Consumer<'_, T>, ready: Ready<T>) -> Result<T, TryRecvError> {
+    fn ready_now<T>(&self, c: &impl Source<T>, ready: Ready<T>) -> Result<T, TryRecvError> {
         match ready {
             Ready::Value(value) => {
                 self.idle_empties.set(0);
@@ -146,14 +168,14 @@ impl RecvWait {
                 for _ in 0..sync::BUSY_SPINS {
                     sync::spin_loop();
                     if let Some(value) = c.pop() {
-                        c.chan.wake.disarm();
+                        c.wake().disarm();
                         self.idle_empties.set(0);
                         return Ok(value);
                     }
                 }
                 // The producer will publish, but may have looked at the flag before we
                 // armed it: make the fd readable ourselves so the event loop looks again.
-                c.chan.wake.post_self();
+                c.wake().post_self();
                 Err(TryRecvError::Empty)
             }
         }
@@ -162,10 +184,10 @@ impl RecvWait {
     /// `Receiver::recv*`: a value, `Disconnected` when drained, or `Timeout` at `deadline`.
     pub(crate) fn recv_until<T>(
         &self,
-        c: &Consumer<'_, T>,
+        c: &impl Source<T>,
         deadline: Option<Instant>,
     ) -> Result<T, RecvTimeoutError> {
-        if c.chan.is_foreign() {
+        if c.is_foreign() {
             return Err(RecvTimeoutError::Disconnected);
         }
         if let Some(value) = c.pop() {
@@ -189,7 +211,7 @@ impl RecvWait {
     /// it is worth it (see `spin.rs`).
     fn spin_before_sleep<T>(
         &self,
-        c: &Consumer<'_, T>,
+        c: &impl Source<T>,
         start: Instant,
         deadline: Option<Instant>,
     ) -> Spin<T> {
@@ -235,7 +257,7 @@ impl RecvWait {
     /// Arms the wake-up and sleeps on the fd until a value, the deadline or disconnection.
     fn sleep_until<T>(
         &self,
-        c: &Consumer<'_, T>,
+        c: &impl Source<T>,
         deadline: Option<Instant>,
     ) -> Result<T, RecvTimeoutError> {
         loop {
@@ -243,12 +265,16 @@ impl RecvWait {
                 Ready::Value(value) => return Ok(value),
                 Ready::Disconnected => return Err(RecvTimeoutError::Disconnected),
                 Ready::Empty { .. } => {
-                    if !c.chan.wake.wait(deadline) {
+                    if !c.wake().wait(c.wake_by(deadline)) {
+                        if !sync::passed(deadline) {
+                            // The source's own time to look again came first.
+                            continue;
+                        }
                         // A value may have landed just as the time ran out.
                         return c.pop().ok_or(RecvTimeoutError::Timeout);
                     }
                     self.wakeups.set(self.wakeups.get().wrapping_add(1));
-                    c.chan.wake.clear_stray_token();
+                    c.wake().clear_stray_token();
                 }
                 Ready::Busy => {
                     if !Self::wait_busy(c, deadline) {
@@ -267,7 +293,7 @@ impl RecvWait {
     /// sleeping forever: the flag is armed, so its publish usually writes the fd, but it
     /// may have looked at the flag before we armed it. Returns `false` once `deadline`
     /// has passed.
-    fn wait_busy<T>(c: &Consumer<'_, T>, deadline: Option<Instant>) -> bool {
+    fn wait_busy<T>(c: &impl Source<T>, deadline: Option<Instant>) -> bool {
         for _ in 0..sync::BUSY_SPINS {
             sync::spin_loop();
             if c.head_ready() {
@@ -277,8 +303,7 @@ impl RecvWait {
         sync::yield_now();
         if !c.head_ready() {
             let short = Instant::now() + BUSY_WAIT;
-            c.chan
-                .wake
+            c.wake()
                 .wait(Some(deadline.map_or(short, |d| d.min(short))));
         }
         !sync::passed(deadline)
