@@ -21,6 +21,7 @@ use crate::error::{
 use crate::process::Owner;
 use crate::ring::{alloc_slots, PushError, Ring, Slot};
 use crate::sync::{const_fn, Arc, AtomicU64, AtomicUsize, Barrier, Ordering};
+use crate::shared;
 use crate::wait::{RecvWait, SendWait, Source};
 use crate::waker::{Backend, Wake, WakeRef};
 
@@ -232,6 +233,18 @@ impl<T> Source<T> for Consumer<'_, T> {
     #[inline(always)]
     fn wake(&self) -> WakeRef<'_> {
         self.chan.wake.get()
+    }
+
+    fn full_rejections(&self) -> u64 {
+        self.chan.full_rejections()
+    }
+
+    fn capacity(&self) -> usize {
+        self.chan.ring.capacity()
+    }
+
+    fn len(&self) -> usize {
+        self.chan.ring.len()
     }
 }
 
@@ -617,7 +630,7 @@ impl<T> std::panic::RefUnwindSafe for Sender<T> {}
 /// reading the fd, and dropping it drops none of the queued values (they are the
 /// parent's) and touches nothing the parent can observe.
 pub struct Receiver<T> {
-    pub(crate) handle: Handle<T>,
+    origin: Origin<T>,
     /// How it spins and sleeps, and what it counts.
     wait: RecvWait,
     /// One consumer: `Receiver` is not `Sync`, so no two threads pop at once.
@@ -629,19 +642,58 @@ impl<T> Receiver<T> {
     pub(crate) fn open(handle: Handle<T>, backend: Backend) -> io::Result<Self> {
         handle.chan().open_receiver(backend)?;
         Ok(Receiver {
-            handle,
+            origin: Origin::Local(handle),
             wait: RecvWait::new(),
             _not_sync: PhantomData,
         })
     }
 
-    fn consumer(&self) -> Consumer<'_, T> {
-        Consumer {
-            chan: self.handle.chan(),
-            slots: self.handle.slots(),
+    /// The receiver of a shared channel (`shared`), its fd created and armed.
+    pub(crate) fn shared(consumer: shared::Consumer<T>) -> Self {
+        Receiver {
+            origin: Origin::Shared(consumer),
+            wait: RecvWait::new(),
+            _not_sync: PhantomData,
+        }
+    }
+
+    /// The wake protocol of the receiver's channel.
+    pub(crate) fn wake(&self) -> WakeRef<'_> {
+        match &self.origin {
+            Origin::Local(handle) => handle.chan().wake.get(),
+            Origin::Shared(shared) => shared.wake(),
         }
     }
 }
+
+/// Where a [`Receiver`] takes its values from.
+enum Origin<T> {
+    /// An in-process channel: boxed or static.
+    Local(Handle<T>),
+    /// A channel across processes (`shared`).
+    Shared(shared::Consumer<T>),
+}
+
+/// Runs `$body` with `$c` bound to the receiver's [`Source`]: the consumer's view of an
+/// in-process channel, or a shared channel's consumer.
+macro_rules! with_source {
+    ($rx:expr, |$c:ident| $body:expr) => {
+        match &$rx.origin {
+            Origin::Local(handle) => {
+                let $c = &Consumer {
+                    chan: handle.chan(),
+                    slots: handle.slots(),
+                };
+                $body
+            }
+            Origin::Shared(shared) => {
+                let $c = shared;
+                $body
+            }
+        }
+    };
+}
+
 
 impl<T: Send> Receiver<T> {
     /// Takes a value if one is ready now; never blocks.
@@ -671,7 +723,7 @@ impl<T: Send> Receiver<T> {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn try_recv(&self) -> Result<T, TryRecvError> {
-        self.wait.try_recv(&self.consumer())
+        with_source!(self, |c| self.wait.try_recv(c))
     }
 
     /// Blocks until a value arrives, or every sender is gone and the channel is empty.
@@ -694,9 +746,7 @@ impl<T: Send> Receiver<T> {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn recv(&self) -> Result<T, RecvError> {
-        self.wait
-            .recv_until(&self.consumer(), None)
-            .map_err(|_| RecvError)
+        with_source!(self, |c| self.wait.recv_until(c, None)).map_err(|_| RecvError)
     }
 
     /// Like [`recv`](Receiver::recv), giving up after `timeout`.
@@ -722,8 +772,8 @@ impl<T: Send> Receiver<T> {
     /// ```
     pub fn recv_timeout(&self, timeout: Duration) -> Result<T, RecvTimeoutError> {
         // A timeout too large for the clock is no timeout at all.
-        self.wait
-            .recv_until(&self.consumer(), Instant::now().checked_add(timeout))
+        let deadline = Instant::now().checked_add(timeout);
+        with_source!(self, |c| self.wait.recv_until(c, deadline))
     }
 
     /// Like [`recv`](Receiver::recv), giving up at `deadline`.
@@ -743,7 +793,7 @@ impl<T: Send> Receiver<T> {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn recv_deadline(&self, deadline: Instant) -> Result<T, RecvTimeoutError> {
-        self.wait.recv_until(&self.consumer(), Some(deadline))
+        with_source!(self, |c| self.wait.recv_until(c, Some(deadline)))
     }
 
     /// An iterator over the values ready now; it never blocks (each step is a
@@ -778,9 +828,11 @@ impl<T: Send> Receiver<T> {
 
 impl<T> Receiver<T> {
     /// How many `try_send` calls were rejected with `Full` so far (by every sender, and by
-    /// a static channel's own `try_send`). Blocking sends that waited are not counted.
+    /// a static channel's own `try_send`). Blocking sends that waited are not counted. For
+    /// a [shared channel](crate::shared), the sum over its lanes, and the sends that found
+    /// no free lane.
     pub fn full_rejections(&self) -> u64 {
-        self.handle.chan().full_rejections()
+        with_source!(self, |c| c.full_rejections())
     }
 
     /// The old name of [`full_rejections`](Receiver::full_rejections).
@@ -792,30 +844,45 @@ impl<T> Receiver<T> {
         self.full_rejections()
     }
 
-    /// The capacity the channel was created with.
+    /// Values that were sent but will never arrive: for a [shared channel](crate::shared),
+    /// slots claimed by a process that died before publishing them, and what a lane held
+    /// when the receiver closed it as corrupt. Always 0 for an in-process channel, where
+    /// no sender can die in the middle of a send without taking the receiver with it.
+    pub fn lost(&self) -> u64 {
+        match &self.origin {
+            Origin::Local(_) => 0,
+            Origin::Shared(shared) => shared.lost(),
+        }
+    }
+
+    /// The capacity the channel was created with (for a shared channel, of each lane).
     pub fn capacity(&self) -> usize {
-        self.handle.chan().ring.capacity()
+        with_source!(self, |c| c.capacity())
     }
 
     /// How many values are queued (including ones being written).
     pub fn len(&self) -> usize {
-        self.handle.chan().ring.len()
+        with_source!(self, |c| c.len())
     }
 
     /// Whether nothing is queued.
     pub fn is_empty(&self) -> bool {
-        self.handle.chan().ring.is_empty()
+        self.len() == 0
     }
 
     /// Whether every sender is gone (values may still be queued). A static channel's
-    /// receiver is never disconnected: the static itself can always send.
+    /// receiver is never disconnected: the static itself can always send; nor is a shared
+    /// channel's (its senders live in other processes).
     pub fn is_disconnected(&self) -> bool {
-        self.handle.chan().ring.is_closed()
+        match &self.origin {
+            Origin::Local(handle) => handle.chan().ring.is_closed(),
+            Origin::Shared(_) => false,
+        }
     }
 
     /// The wake-up backend this channel uses.
     pub fn backend(&self) -> Backend {
-        self.handle.chan().wake.get().backend()
+        self.wake().backend()
     }
 
     /// How many times [`recv`](Receiver::recv) (or its timed forms) slept on the fd and
@@ -828,7 +895,7 @@ impl<T> Receiver<T> {
     /// by a producer that found the consumer possibly asleep (or by the receiver itself
     /// for an event loop, when a send was half-done).
     pub fn wake_writes(&self) -> u64 {
-        self.handle.chan().wake.get().writes()
+        self.wake().writes()
     }
 }
 
@@ -843,16 +910,20 @@ impl<T> Drop for Receiver<T> {
     /// propagates out of this drop and the values after it are leaked, not dropped (a
     /// second panic while unwinding would abort the process).
     fn drop(&mut self) {
-        // SAFETY: `&mut self`: this is the one consumer and no other call is running.
-        unsafe { self.handle.chan().close_receiver(self.handle.slots()) };
+        match &self.origin {
+            // SAFETY: `&mut self`: this is the one consumer and no other call is running.
+            Origin::Local(handle) => unsafe { handle.chan().close_receiver(handle.slots()) },
+            Origin::Shared(shared) => shared.close(),
+        }
     }
 }
 
 impl<T> fmt::Debug for Receiver<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Receiver")
-            .field("capacity", &self.handle.chan().ring.capacity())
-            .field("wake", &self.handle.chan().wake)
+            .field("capacity", &self.capacity())
+            .field("backend", &self.backend())
+            .field("shared", &matches!(self.origin, Origin::Shared(_)))
             .finish_non_exhaustive()
     }
 }

@@ -13,7 +13,7 @@ mod real {
         fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
             // A receiver exists only once its fd was created (`Receiver::open`), and the fd
             // stays open for as long as the channel's state does, which outlives `self`.
-            let fd = self.handle.chan().wake.get().raw_fd().unwrap_or(-1);
+            let fd = self.wake().raw_fd().unwrap_or(-1);
             // SAFETY: see above: `fd` is an open descriptor owned by the channel for at least
             // the lifetime of the borrow.
             unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) }
@@ -22,7 +22,7 @@ mod real {
 
     impl<T> std::os::fd::AsRawFd for Receiver<T> {
         fn as_raw_fd(&self) -> std::os::fd::RawFd {
-            self.handle.chan().wake.get().raw_fd().unwrap_or(-1)
+            self.wake().raw_fd().unwrap_or(-1)
         }
     }
 }
@@ -32,18 +32,18 @@ impl<T> Receiver<T> {
     /// Under loom: whether the modeled fd is readable, as `poll` would report it.
     #[doc(hidden)]
     pub fn model_fd_readable(&self) -> bool {
-        self.handle.chan().wake.get().is_readable()
+        self.wake().is_readable()
     }
 
     /// Under loom: write a token into the modeled fd from outside the protocol.
     #[doc(hidden)]
     pub fn model_inject_stray_token(&self) {
-        self.handle.chan().wake.get().inject_stray();
+        self.wake().inject_stray();
     }
 
     /// Under loom: block like `poll` with no timeout until the modeled fd is readable.
     #[doc(hidden)]
     pub fn model_poll(&self) {
-        self.handle.chan().wake.get().wait(None);
+        self.wake().wait(None);
     }
 }

@@ -18,6 +18,7 @@ pub mod log;
 mod mio;
 mod process;
 mod ring;
+pub mod shared;
 #[cfg(all(feature = "signal", not(sigring_loom)))]
 #[cfg_attr(docsrs, doc(cfg(feature = "signal")))]
 pub mod signal;

@@ -49,7 +49,7 @@
 use crate::channel::Chan;
 
 #[cfg(not(sigring_loom))]
-pub(crate) use imp::Owner;
+pub(crate) use imp::{generation, pid, watch_forks, Owner};
 
 #[cfg(not(sigring_loom))]
 mod imp {
@@ -57,7 +57,7 @@ mod imp {
     use std::ptr;
 
     use super::Chan;
-    use crate::sync::{AtomicBool, AtomicPtr, AtomicU8, Backoff, Ordering, UnsafeCell};
+    use crate::sync::{AtomicBool, AtomicPtr, AtomicU32, AtomicU8, Backoff, Ordering, UnsafeCell};
 
     /// The process-wide list of channels with a receiver, linked through their `Owner`s.
     static HEAD: AtomicPtr<Chan> = AtomicPtr::new(ptr::null_mut());
@@ -65,6 +65,27 @@ mod imp {
     static LOCK: AtomicBool = AtomicBool::new(false);
     /// 0: atfork handlers not installed; 1: installing; 2: installed.
     static ATFORK: AtomicU8 = AtomicU8::new(0);
+    /// How many forks (with the handlers installed) lie between the first process and this
+    /// one: the child handler adds one. Read by the shared channel's senders (`shared`).
+    static GENERATION: AtomicU32 = AtomicU32::new(0);
+
+    /// This process's fork generation: different in every process forked (through libc,
+    /// after [`watch_forks`]) from the one that read it. One relaxed load; async-signal-safe.
+    #[inline]
+    pub(crate) fn generation() -> u32 {
+        GENERATION.load(Ordering::Relaxed)
+    }
+
+    /// This process's id. Async-signal-safe.
+    #[inline]
+    pub(crate) fn pid() -> u32 {
+        crate::sys::pid()
+    }
+
+    /// Makes [`generation`] change in every child forked from now on.
+    pub(crate) fn watch_forks() {
+        install_atfork();
+    }
 
     /// A channel's membership of the list, and whether it was inherited through a fork.
     #[derive(Debug)]
@@ -233,6 +254,7 @@ mod imp {
     /// After `fork`, in the child (one thread, the one that forked): disown every channel
     /// on the list and start with an empty one.
     extern "C" fn child() {
+        GENERATION.fetch_add(1, Ordering::Relaxed);
         let mut p = HEAD.swap(ptr::null_mut(), Ordering::Relaxed);
         // SAFETY: the listed channels were alive in the parent when it forked (the prepare
         // handler held the lock, so no receiver was being dropped), and the child has a
@@ -252,6 +274,33 @@ mod imp {
 #[cfg(sigring_loom)]
 #[derive(Debug)]
 pub(crate) struct Owner;
+
+/// Under loom: one process, generation 0.
+#[cfg(sigring_loom)]
+pub(crate) fn generation() -> u32 {
+    0
+}
+
+/// Under loom: one process.
+#[cfg(sigring_loom)]
+pub(crate) fn pid() -> u32 {
+    1
+}
+
+#[cfg(sigring_loom)]
+pub(crate) fn watch_forks() {}
+
+/// Whether process `pid` may still run (see `sys::process_alive`).
+#[cfg(not(sigring_loom))]
+pub(crate) fn alive(pid: u32) -> bool {
+    crate::sys::process_alive(pid)
+}
+
+/// Under loom every process lives.
+#[cfg(sigring_loom)]
+pub(crate) fn alive(_pid: u32) -> bool {
+    true
+}
 
 #[cfg(sigring_loom)]
 impl Owner {

@@ -26,13 +26,15 @@
 
 #[cfg(not(sigring_loom))]
 pub(crate) use std::sync::{
-    atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU64, AtomicU8, AtomicUsize, Ordering},
+    atomic::{
+        AtomicBool, AtomicI32, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering,
+    },
     Arc, Condvar, Mutex, MutexGuard,
 };
 
 #[cfg(sigring_loom)]
 pub(crate) use loom::sync::{
-    atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering},
+    atomic::{AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering},
     Arc, Condvar, Mutex, MutexGuard, Notify,
 };
 
@@ -40,6 +42,24 @@ use std::time::Instant;
 
 /// How often the consumer re-looks at a claimed, unpublished slot before giving up the
 /// processor (the claim-to-publish window is a handful of instructions).
+/// The shared channel (`shared`): how long a lane's next slot may stay claimed but
+/// unpublished before the consumer asks whether the process that claimed it still exists
+/// (and how often after that). Zero under loom, where time does not pass: the model checks
+/// at once.
+#[cfg(not(sigring_loom))]
+pub(crate) const STALL_GRACE: std::time::Duration = std::time::Duration::from_millis(10);
+#[cfg(sigring_loom)]
+pub(crate) const STALL_GRACE: std::time::Duration = std::time::Duration::ZERO;
+
+/// The shared channel: the longest `recv` sleeps on the fd before it looks at the mapping
+/// again, which bounds the delay a scribbled wake flag can cause. None under loom (a model
+/// never sleeps on a timer).
+#[cfg(not(sigring_loom))]
+pub(crate) const WATCHDOG: Option<std::time::Duration> =
+    Some(std::time::Duration::from_millis(100));
+#[cfg(sigring_loom)]
+pub(crate) const WATCHDOG: Option<std::time::Duration> = None;
+
 #[cfg(not(sigring_loom))]
 pub(crate) const BUSY_SPINS: u32 = 64;
 /// Under loom: one look (see the module docs).

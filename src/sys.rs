@@ -274,3 +274,41 @@ pub(crate) fn thread_id() -> u64 {
         0
     }
 }
+
+/// This process's id. Async-signal-safe: `getpid(2)`, which cannot fail.
+#[inline]
+pub(crate) fn pid() -> u32 {
+    // SAFETY: `getpid` takes no arguments and cannot fail.
+    unsafe { libc::getpid() as u32 }
+}
+
+/// Whether process `pid` may still run: `false` once it has exited, whether or not its
+/// parent has reaped it yet. Consumer side only (it reads `/proc` on Linux).
+///
+/// `kill(pid, 0)` failing with `ESRCH` means no such process. It succeeds for a zombie (a
+/// process that exited and was not reaped), so on Linux the state letter in
+/// `/proc/<pid>/stat` is read too: `Z` (zombie) or `X` (dead) count as exited. A `pid` that
+/// was reused by a new process counts as alive: pids are handed out in increasing order
+/// and wrap only after `pid_max` (4 194 304 by default on 64-bit Linux) more processes.
+pub(crate) fn process_alive(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    if pid <= 0 {
+        return false;
+    }
+    // SAFETY: signal 0 only checks that the process exists; nothing is sent.
+    if unsafe { libc::kill(pid, 0) } != 0 && errno() == libc::ESRCH {
+        return false;
+    }
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    if let Ok(stat) = std::fs::read(format!("/proc/{pid}/stat")) {
+        // `pid (comm) S ...`: the state letter follows the last `)` (comm may hold any).
+        if let Some(end) = stat.iter().rposition(|&b| b == b')') {
+            if let Some(&state) = stat.get(end + 2) {
+                return !matches!(state, b'Z' | b'X' | b'x');
+            }
+        }
+    }
+    true
+}

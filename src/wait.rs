@@ -97,6 +97,12 @@ pub(crate) trait Source<T> {
     fn wake_by(&self, deadline: Option<Instant>) -> Option<Instant> {
         deadline
     }
+    /// How many `try_send` calls were rejected with `Full`.
+    fn full_rejections(&self) -> u64;
+    /// The capacity (of each lane, for a shared channel).
+    fn capacity(&self) -> usize;
+    /// How many positions are claimed and not yet taken.
+    fn len(&self) -> usize;
 }
 
 /// The receiver's waiting state: its spin policy and what it counts. Consumer-only.

@@ -275,6 +275,16 @@ impl<'a> WakeRef<'a> {
         }
     }
 
+    /// Consumer side, for a flag in memory others can write (a shared channel's): a state
+    /// the protocol never gives a live consumer's flag (`GONE`, or no state at all) is put
+    /// back to `ARMED`, so producers write tokens again. Never needed for an in-process
+    /// channel.
+    pub(crate) fn repair(self) {
+        if self.flag.state.load(Ordering::Relaxed) > POSTED {
+            self.flag.state.store(ARMED, Ordering::Release);
+        }
+    }
+
     /// Consumer side: a value turned up right after arming; producers need not write.
     /// If a producer already moved the flag to `POSTED`, the token stays for the next
     /// [`WakeRef::arm`] to read.

@@ -1,0 +1,350 @@
+//! The receiving side of a shared channel: takes values from every lane, checks everything
+//! it reads from the mapping, and recovers lanes whose process died in the middle of a send.
+
+use std::cell::Cell;
+use std::ptr;
+use std::time::{Duration, Instant};
+
+
+use crate::channel::Ready;
+use crate::process;
+use crate::ring::Take;
+use crate::sync::{self, Arc, Ordering};
+use crate::wait::Source;
+use crate::waker::WakeRef;
+
+use super::region::Region;
+
+/// How often (at most) the consumer, when it finds the channel empty, frees the lanes of
+/// processes that have exited.
+const SWEEP: Duration = Duration::from_millis(50);
+
+/// How many values in a row the consumer takes from one lane before it looks at the next.
+const STREAK: u32 = 32;
+
+/// The consumer's private state for one lane.
+#[derive(Debug)]
+struct Cursor {
+    /// The next position to take: the consumer's own, never read from the mapping.
+    head: Cell<usize>,
+    /// Whether the last look found positions claimed past `head`.
+    claimed: Cell<bool>,
+    /// Since when the slot at `head` has been claimed but unpublished, as far as the
+    /// consumer saw.
+    stuck_since: Cell<Option<Instant>>,
+    /// The slot at `head` has been stuck for longer than [`sync::STALL_GRACE`] while its process
+    /// lives (stopped, perhaps): stop waiting for it actively.
+    stalled: Cell<bool>,
+    /// The lane held something the protocol never writes: it was closed and is ignored.
+    quarantined: Cell<bool>,
+}
+
+/// The consumer of a shared channel (inside a [`Receiver`](crate::Receiver)).
+pub(crate) struct Consumer<T> {
+    region: Arc<Region<T>>,
+    cursors: Box<[Cursor]>,
+    /// The lane `pop` looks at first, and how many values it took from it in a row.
+    current: Cell<usize>,
+    streak: Cell<u32>,
+    /// Values claimed and never published (their process died), or held by a lane that
+    /// was closed as corrupt.
+    lost: Cell<u64>,
+    /// When the next sweep for lanes of exited processes is due.
+    next_sweep: Cell<Instant>,
+    /// The fork generation of the process that created the channel.
+    generation: u32,
+    /// Whether a process exists (`sys::process_alive`; a model under loom).
+    alive: fn(u32) -> bool,
+}
+
+impl<T> std::fmt::Debug for Consumer<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("shared::Consumer")
+            .field("lanes", &self.cursors.len())
+            .field("lost", &self.lost.get())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T> Consumer<T> {
+    /// The consumer of `region`, in the process that created it.
+    pub(crate) fn new(region: Arc<Region<T>>, alive: fn(u32) -> bool) -> Self {
+        let cursors = (0..region.lanes())
+            .map(|_| Cursor {
+                head: Cell::new(0),
+                claimed: Cell::new(false),
+                stuck_since: Cell::new(None),
+                stalled: Cell::new(false),
+                quarantined: Cell::new(false),
+            })
+            .collect();
+        Consumer {
+            region,
+            cursors,
+            current: Cell::new(0),
+            streak: Cell::new(0),
+            lost: Cell::new(0),
+            next_sweep: Cell::new(Instant::now()),
+            generation: process::generation(),
+            alive,
+        }
+    }
+
+    /// Values lost to dead senders and corrupt lanes.
+    pub(crate) fn lost(&self) -> u64 {
+        self.lost.get()
+    }
+
+    /// Takes the value at lane `i`'s head, if published.
+    fn take(&self, i: usize) -> Option<T> {
+        let cursor = &self.cursors[i];
+        if cursor.quarantined.get() {
+            return None;
+        }
+        let head = cursor.head.get();
+        // SAFETY: this consumer is the channel's only one (it lives in a `Receiver`, which
+        // is neither `Clone` nor `Sync`, and the creating process's alone: see
+        // `is_foreign`); `head` is its own. `T: Pod` (required to create a shared channel)
+        // makes every bit pattern a valid `T`, so a volatile read of whatever another
+        // process left there is sound.
+        match unsafe { self.region.geo.take(self.region.slots(i), head, ptr::read_volatile) } {
+            Take::Value(value, next) => {
+                cursor.head.set(next);
+                cursor.stuck_since.set(None);
+                cursor.stalled.set(false);
+                Some(value)
+            }
+            Take::NotYet => None,
+            Take::Invalid => {
+                self.quarantine(i);
+                None
+            }
+        }
+    }
+
+    /// Lane `i` holds what the protocol never writes: close it (its process gets
+    /// `Disconnected`), count what it held as lost, and ignore it from now on.
+    #[cold]
+    fn quarantine(&self, i: usize) {
+        let cursor = &self.cursors[i];
+        cursor.quarantined.set(true);
+        cursor.claimed.set(false);
+        let geo = &self.region.geo;
+        if let Some(lane) = self.region.lane(i) {
+            let tail = lane.tail.fetch_or(geo.mark_bit(), Ordering::AcqRel) & !geo.mark_bit();
+            let held = geo
+                .distance(cursor.head.get(), tail)
+                .unwrap_or(geo.capacity());
+            self.lost
+                .set(self.lost.get().wrapping_add(held.max(1) as u64));
+        }
+    }
+
+    /// For every lane whose head has been claimed but not published for longer than
+    /// [`sync::STALL_GRACE`]: if the process that owns the lane is gone, it will never publish,
+    /// so skip the slot and count it lost; if it lives, mark the lane stalled. Returns
+    /// whether a slot was skipped.
+    fn recover(&self) -> bool {
+        let now = Instant::now();
+        let mut skipped = false;
+        for (i, cursor) in self.cursors.iter().enumerate() {
+            if !cursor.claimed.get() || cursor.quarantined.get() {
+                continue;
+            }
+            let Some(since) = cursor.stuck_since.get() else {
+                cursor.stuck_since.set(Some(now));
+                continue;
+            };
+            if now.saturating_duration_since(since) < sync::STALL_GRACE {
+                continue;
+            }
+            let owner = self
+                .region
+                .lane(i)
+                .map_or(0, |lane| lane.owner.load(Ordering::Acquire));
+            if owner != 0 && (self.alive)(owner) {
+                // Alive: stopped or preempted. Look again after another grace period.
+                cursor.stalled.set(true);
+                cursor.stuck_since.set(Some(now));
+                continue;
+            }
+            let head = cursor.head.get();
+            cursor.head.set(self.region.geo.skip(self.region.slots(i), head));
+            cursor.stuck_since.set(None);
+            cursor.stalled.set(false);
+            self.lost.set(self.lost.get().wrapping_add(1));
+            skipped = true;
+        }
+        skipped
+    }
+
+    /// Now and then, when the channel is empty: free the lanes of processes that have
+    /// exited, once drained, so new processes can claim them.
+    fn sweep(&self) {
+        let now = Instant::now();
+        if now < self.next_sweep.get() {
+            return;
+        }
+        self.next_sweep.set(now + SWEEP);
+        for (i, cursor) in self.cursors.iter().enumerate() {
+            let Some(lane) = self.region.lane(i) else {
+                continue;
+            };
+            let owner = lane.owner.load(Ordering::Acquire);
+            if owner == 0 || cursor.quarantined.get() || cursor.claimed.get() {
+                continue;
+            }
+            if !(self.alive)(owner) {
+                // Drained (nothing claimed past `head` at the last look) and its process
+                // gone: nobody else sends into it, so it is free. A CAS, so that a lane
+                // claimed anew meanwhile (it cannot be: only free lanes are claimed) stays.
+                let _ = lane
+                    .owner
+                    .compare_exchange(owner, 0, Ordering::AcqRel, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// How many positions are claimed past the heads of the open lanes.
+    fn claimed(&self) -> usize {
+        let geo = &self.region.geo;
+        (0..self.cursors.len())
+            .filter(|&i| !self.cursors[i].quarantined.get())
+            .filter_map(|i| {
+                let lane = self.region.lane(i)?;
+                let tail = lane.tail.load(Ordering::Acquire) & !geo.mark_bit();
+                geo.distance(self.cursors[i].head.get(), tail)
+            })
+            .fold(0usize, usize::saturating_add)
+    }
+
+    /// The receiver goes: every lane is closed (senders get `Disconnected`) and nobody
+    /// writes the fd any more. The values are plain data: nothing to drop. Nothing happens
+    /// in a forked child (the channel is its parent's).
+    pub(crate) fn close(&self) {
+        if self.is_foreign() {
+            return;
+        }
+        self.region.wake().gone();
+        for i in 0..self.region.lanes() {
+            if let Some(lane) = self.region.lane(i) {
+                lane.tail
+                    .fetch_or(self.region.geo.mark_bit(), Ordering::AcqRel);
+            }
+        }
+    }
+}
+
+impl<T> Source<T> for Consumer<T> {
+    fn is_foreign(&self) -> bool {
+        process::generation() != self.generation
+    }
+
+    /// Takes the next published value from the lanes, in turns: up to [`STREAK`] values
+    /// from one lane, then the next.
+    fn pop(&self) -> Option<T> {
+        let n = self.cursors.len();
+        let start = self.current.get();
+        for k in 0..n {
+            let i = (start + k) % n;
+            if let Some(value) = self.take(i) {
+                let streak = if k == 0 { self.streak.get() + 1 } else { 1 };
+                if streak >= STREAK {
+                    self.current.set((i + 1) % n);
+                    self.streak.set(0);
+                } else {
+                    self.current.set(i);
+                    self.streak.set(streak);
+                }
+                return Some(value);
+            }
+        }
+        None
+    }
+
+    fn head_ready(&self) -> bool {
+        (0..self.cursors.len()).any(|i| {
+            !self.cursors[i].quarantined.get()
+                && self
+                    .region
+                    .geo
+                    .ready(self.region.slots(i), self.cursors[i].head.get())
+        })
+    }
+
+    /// Arms the wake-up, then reads every lane's `tail` with a read-modify-write (the
+    /// argument of `waker`, once per lane: each lane is a ring of its own), checking it.
+    fn prepare_wait(&self) -> Ready<T> {
+        let wake = self.wake();
+        wake.repair();
+        let was_armed = wake.arm();
+        let geo = &self.region.geo;
+        for (i, cursor) in self.cursors.iter().enumerate() {
+            if cursor.quarantined.get() {
+                continue;
+            }
+            let Some(lane) = self.region.lane(i) else {
+                continue;
+            };
+            let tail = lane.tail.fetch_add(0, Ordering::AcqRel) & !geo.mark_bit();
+            match geo.distance(cursor.head.get(), tail) {
+                Some(d) => cursor.claimed.set(d > 0),
+                None => self.quarantine(i),
+            }
+        }
+        if let Some(value) = self.pop() {
+            wake.disarm();
+            return Ready::Value(value);
+        }
+        let mut busy = self.cursors.iter().any(|c| c.claimed.get());
+        if busy && self.recover() {
+            if let Some(value) = self.pop() {
+                wake.disarm();
+                return Ready::Value(value);
+            }
+        }
+        busy = self
+            .cursors
+            .iter()
+            .any(|c| c.claimed.get() && !c.stalled.get() && !c.quarantined.get());
+        self.sweep();
+        if busy {
+            Ready::Busy
+        } else {
+            Ready::Empty { was_armed }
+        }
+    }
+
+    #[inline]
+    fn wake(&self) -> WakeRef<'_> {
+        self.region.wake()
+    }
+
+    fn full_rejections(&self) -> u64 {
+        let region = &self.region;
+        (0..region.lanes())
+            .filter_map(|i| region.lane(i))
+            .map(|lane| lane.full.load(Ordering::Relaxed))
+            .fold(region.header().no_lane.load(Ordering::Relaxed), u64::wrapping_add)
+    }
+
+    fn capacity(&self) -> usize {
+        self.region.geo.capacity()
+    }
+
+    fn len(&self) -> usize {
+        self.claimed()
+    }
+
+    /// At most [`sync::WATCHDOG`] from now: nothing in the mapping is trusted, the wake flag
+    /// included.
+    fn wake_by(&self, deadline: Option<Instant>) -> Option<Instant> {
+        match sync::WATCHDOG {
+            Some(watchdog) => {
+                let soon = Instant::now() + watchdog;
+                Some(deadline.map_or(soon, |d| d.min(soon)))
+            }
+            None => deadline,
+        }
+    }
+}
