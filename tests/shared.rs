@@ -255,3 +255,269 @@ fn eight_workers_with_handler_storms() {
         rx.full_rejections()
     );
 }
+
+/// A pseudo-random number generator good enough to pick kill times (xorshift).
+fn rng(state: &mut u64) -> u64 {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    *state
+}
+
+/// The same 8 stormed workers, 4 of them killed with SIGKILL at random moments and
+/// replaced by new workers (only 8 lanes: the replacements get the lanes of the dead once
+/// the consumer has freed them). Every value a killed worker sent before its death
+/// arrives (its loop values are exactly `0..k`), at most its in-flight sends (one from the
+/// loop, one from the handler) are lost and counted, the survivors' and replacements'
+/// values all arrive, and the consumer never goes quiet for long while others send.
+#[test]
+fn killed_workers_cost_only_their_unfinished_sends() {
+    let _lock = serial(&LOCK);
+    let _dog = watchdog(120, "killed_workers_cost_only_their_unfinished_sends");
+    const COUNT: u32 = 100_000;
+    let (tx, rx) = shared::Builder::new(256).lanes(8).build::<Msg>().unwrap();
+    let mut pids: HashMap<u32, libc::pid_t> = (0..8)
+        .map(|w| (w, spawn_worker(&tx, w, COUNT, true)))
+        .collect();
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64 ^ u64::from(std::process::id());
+    let victims = [1u32, 3, 4, 6];
+    // When each victim dies, counted in values received from anyone.
+    let mut kill_at: Vec<(u32, u64)> = victims
+        .iter()
+        .map(|&w| (w, 1 + rng(&mut seed) % 150_000))
+        .collect();
+    kill_at.sort_by_key(|&(_, at)| at);
+    let mut seen: HashMap<u32, Seen> = HashMap::new();
+    let mut received = 0u64;
+    let mut killed = Vec::new();
+    let mut done = 0;
+    let mut max_gap = Duration::ZERO;
+    let mut last = Instant::now();
+    // 4 survivors and 4 replacements send DONE.
+    while done < 8 {
+        if let Some(&(w, at)) = kill_at.first() {
+            if received >= at {
+                kill_at.remove(0);
+                let pid = pids.remove(&w).unwrap();
+                // SAFETY: killing our own child.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+                assert_eq!(reap(pid) & 0x7f, libc::SIGKILL);
+                killed.push(w);
+                let replacement = 100 + w;
+                pids.insert(replacement, spawn_worker(&tx, replacement, COUNT, true));
+            }
+        }
+        let msg = match rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(msg) => msg,
+            Err(e) => panic!("no value for 20 s ({e:?}); seen {seen:?}"),
+        };
+        let now = Instant::now();
+        max_gap = max_gap.max(now - last);
+        last = now;
+        received += 1;
+        seen.entry(msg.worker).or_default().take(msg);
+        if msg.kind == DONE {
+            done += 1;
+        }
+    }
+    for (_, pid) in pids {
+        assert_eq!(reap(pid), 0);
+    }
+    for (w, s) in &seen {
+        if killed.contains(w) {
+            assert!(s.done.is_none(), "killed worker {w} finished");
+        } else {
+            assert_eq!(s.next_loop, COUNT, "worker {w}");
+            let (tried, full) = s.done.unwrap();
+            assert_eq!(s.handler + full, tried, "worker {w} handler accounting");
+        }
+    }
+    assert_eq!(killed.len(), 4);
+    assert!(rx.lost() <= 2 * killed.len() as u64, "lost {}", rx.lost());
+    assert!(max_gap < Duration::from_secs(2), "consumer quiet for {max_gap:?}");
+    println!(
+        "{received} values; killed {killed:?} after {:?} loop values; lost {}; longest gap \
+         between values {max_gap:?}",
+        killed
+            .iter()
+            .map(|w| seen.get(w).map_or(0, |s| s.next_loop))
+            .collect::<Vec<_>>(),
+        rx.lost()
+    );
+}
+
+/// A large value: copying it into the slot takes microseconds, so a kill at a random
+/// moment usually lands between the claim and the publish.
+#[derive(Clone, Copy, Pod, Zeroable)]
+#[repr(C)]
+struct Big {
+    worker: u32,
+    seq: u32,
+    data: [[u8; 4096]; 8],
+}
+
+/// Workers that die in the middle of copying a value into their slot: each such slot is
+/// skipped and counted within the documented bound (10 ms after the death, plus the
+/// consumer's own polling), every value published before arrives, and the lane of the
+/// dead worker is freed for the next one (2 lanes, workers one after another). The
+/// killed worker is left unreaped until the end: a zombie counts as gone.
+#[test]
+fn a_send_cut_by_sigkill_is_skipped_within_the_bound() {
+    let _lock = serial(&LOCK);
+    let _dog = watchdog(120, "a_send_cut_by_sigkill_is_skipped_within_the_bound");
+    let (tx, rx) = shared::Builder::new(64).lanes(2).build::<Big>().unwrap();
+    let mut seed = 0x2545_f491_4f6c_dd1du64 ^ u64::from(std::process::id());
+    let mut zombies = Vec::new();
+    let mut recoveries = Vec::new();
+    let mut worker = 0u32;
+    // Until 4 kills landed mid-send (about a third of them do), at most 60 workers.
+    while recoveries.len() < 4 && worker < 60 {
+        worker += 1;
+        // SAFETY: the child only sends through the inherited channel and `_exit`s.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0);
+        if pid == 0 {
+            let mut big = Big {
+                worker,
+                seq: 0,
+                data: [[worker as u8; 4096]; 8],
+            };
+            loop {
+                match tx.try_send(big) {
+                    Ok(()) => big.seq += 1,
+                    Err(TrySendError::Full(_)) => std::hint::spin_loop(),
+                    // SAFETY: leaving the child.
+                    Err(TrySendError::Disconnected(_)) => unsafe { libc::_exit(2) },
+                }
+            }
+        }
+        let mut next = 0u32;
+        let run = Duration::from_micros(300 + rng(&mut seed) % 1_500);
+        let lost_before = rx.lost();
+        // Kill it from another thread while this one keeps receiving, so that the worker
+        // is busy sending (not waiting on a full lane) when it dies.
+        let mut killer = Some(std::thread::spawn(move || {
+            std::thread::sleep(run);
+            // SAFETY: killing our own child; it stays a zombie until the end of the test.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            Instant::now()
+        }));
+        let mut killed = None;
+        loop {
+            if let Ok(big) = rx.recv_timeout(Duration::from_millis(1)) {
+                assert_eq!((big.worker, big.seq), (worker, next), "published before the kill");
+                assert!(big.data.iter().flatten().all(|&b| b == worker as u8));
+                next += 1;
+            }
+            if killer.as_ref().is_some_and(|k| k.is_finished()) {
+                killed = killer.take().map(|k| k.join().unwrap());
+            }
+            if let Some(at) = killed {
+                // Done once the skipped slot was counted, or (killed between two sends,
+                // nothing to skip) after 300 ms.
+                if rx.lost() > lost_before || at.elapsed() > Duration::from_millis(300) {
+                    break;
+                }
+            }
+        }
+        let killed = killed.unwrap();
+        zombies.push(pid);
+        if rx.lost() > lost_before {
+            assert_eq!(rx.lost(), lost_before + 1);
+            recoveries.push(killed.elapsed());
+        }
+        while let Ok(big) = rx.try_recv() {
+            assert_eq!((big.worker, big.seq), (worker, next));
+            next += 1;
+        }
+    }
+    for pid in zombies {
+        assert_eq!(reap(pid) & 0x7f, libc::SIGKILL);
+    }
+    println!(
+        "{worker} workers killed; {} mid-send, skipped after {recoveries:?}",
+        recoveries.len()
+    );
+    assert!(
+        !recoveries.is_empty(),
+        "no kill landed in the middle of a send: the test proves nothing"
+    );
+    for r in &recoveries {
+        assert!(*r < Duration::from_millis(250), "recovery took {r:?}");
+    }
+}
+
+/// A worker that writes random bytes all over the mapping while three others send: the
+/// consumer keeps going (no crash, no hang: every `recv_timeout` returns within its time
+/// and a little), whatever it receives or loses. Also run under AddressSanitizer
+/// (`.ci/verify asan`), which would report any read outside the mapping.
+#[test]
+fn a_process_scribbling_over_the_mapping_cannot_hurt_the_consumer() {
+    let _lock = serial(&LOCK);
+    let _dog = watchdog(120, "a_process_scribbling_over_the_mapping_cannot_hurt_the_consumer");
+    let (tx, rx) = shared::Builder::new(64).lanes(8).build::<Msg>().unwrap();
+    let senders: Vec<_> = (0..3)
+        .map(|w| spawn_worker(&tx, w, u32::MAX, false))
+        .collect();
+    // SAFETY: the child writes only into the shared mapping and `_exit`s.
+    let scribbler = unsafe { libc::fork() };
+    assert!(scribbler >= 0);
+    if scribbler == 0 {
+        let (base, len) = tx.mapping_for_tests();
+        let mut seed = 0xdead_beef_cafe_f00du64 ^ u64::from(std::process::id());
+        let start = Instant::now();
+        let mut round = 0u64;
+        while start.elapsed() < Duration::from_millis(1500) {
+            round += 1;
+            let r = rng(&mut seed);
+            let at = (r as usize % len) & !7;
+            let value = match round % 4 {
+                0 => rng(&mut seed),
+                1 => 0,
+                2 => u64::MAX,
+                _ => rng(&mut seed) % 8,
+            };
+            // SAFETY: `at + 8 <= len` (aligned down inside the mapping), an aligned u64
+            // slot of shared memory; racing the other processes is the point.
+            unsafe { std::ptr::write_volatile(base.add(at).cast::<u64>(), value) };
+            if round % 100_000 == 0 {
+                // Now and then, everything at once.
+                for off in (0..len).step_by(8) {
+                    // SAFETY: as above.
+                    unsafe {
+                        std::ptr::write_volatile(base.add(off).cast::<u64>(), rng(&mut seed))
+                    };
+                }
+            }
+        }
+        // SAFETY: leaving the child.
+        unsafe { libc::_exit(0) };
+    }
+    let start = Instant::now();
+    let mut received = 0u64;
+    let mut timeouts = 0u64;
+    let mut longest = Duration::ZERO;
+    while start.elapsed() < Duration::from_secs(3) {
+        let t = Instant::now();
+        match rx.recv_timeout(Duration::from_millis(50)) {
+            Ok(_) => received += 1,
+            Err(RecvTimeoutError::Timeout) => timeouts += 1,
+            Err(RecvTimeoutError::Disconnected) => panic!("a shared receiver never disconnects"),
+        }
+        longest = longest.max(t.elapsed());
+    }
+    let _ = rx.try_iter().count();
+    assert_eq!(reap(scribbler), 0);
+    let (lost, full) = (rx.lost(), rx.full_rejections());
+    drop(rx);
+    for pid in senders {
+        // SAFETY: our own children; they may be spinning on a lane the scribbler filled.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+        reap(pid);
+    }
+    println!(
+        "received {received}, {timeouts} timeouts, longest recv_timeout(50 ms) {longest:?}, \
+         lost {lost}, full rejections {full}"
+    );
+    assert!(longest < Duration::from_millis(500), "recv_timeout took {longest:?}");
+}

@@ -2,6 +2,7 @@
 //! it reads from the mapping, and recovers lanes whose process died in the middle of a send.
 
 use std::cell::Cell;
+use std::mem::{self, MaybeUninit};
 use std::ptr;
 use std::time::{Duration, Instant};
 
@@ -105,9 +106,9 @@ impl<T> Consumer<T> {
         // SAFETY: this consumer is the channel's only one (it lives in a `Receiver`, which
         // is neither `Clone` nor `Sync`, and the creating process's alone: see
         // `is_foreign`); `head` is its own. `T: Pod` (required to create a shared channel)
-        // makes every bit pattern a valid `T`, so a volatile read of whatever another
-        // process left there is sound.
-        match unsafe { self.region.geo.take(self.region.slots(i), head, ptr::read_volatile) } {
+        // makes every bit pattern a valid `T`, so a volatile copy of whatever another
+        // process left there is sound (`read_pod`).
+        match unsafe { self.region.geo.take(self.region.slots(i), head, read_pod::<T>) } {
             Take::Value(value, next) => {
                 cursor.head.set(next);
                 cursor.stuck_since.set(None);
@@ -347,4 +348,36 @@ impl<T> Source<T> for Consumer<T> {
             None => deadline,
         }
     }
+}
+
+/// Copies a value out of the shared mapping with volatile reads, a word (or a byte) at a
+/// time: memory another process may write at any moment is read as such, never as memory
+/// the compiler may assume stable. (`ptr::read_volatile::<T>` itself would do, but for a
+/// large `T` the compiler expands it into one load per word, and compile times explode.)
+///
+/// # Safety
+///
+/// `src` is valid for reads of a `T` and every bit pattern is a valid `T` (`T: Pod`,
+/// which the shared channel's constructors require: no padding, so every byte is
+/// initialized).
+unsafe fn read_pod<T>(src: *const T) -> T {
+    let mut out = MaybeUninit::<T>::uninit();
+    let dst = out.as_mut_ptr();
+    let size = mem::size_of::<T>();
+    if mem::align_of::<T>() >= mem::align_of::<u64>() && size % 8 == 0 {
+        let (src, dst) = (src.cast::<u64>(), dst.cast::<u64>());
+        for i in 0..size / 8 {
+            // SAFETY: `i < size / 8`: inside both values, aligned for `u64` (the alignment
+            // of `T` is at least that of `u64`).
+            unsafe { dst.add(i).write(ptr::read_volatile(src.add(i))) };
+        }
+    } else {
+        let (src, dst) = (src.cast::<u8>(), dst.cast::<u8>());
+        for i in 0..size {
+            // SAFETY: `i < size`: inside both values.
+            unsafe { dst.add(i).write(ptr::read_volatile(src.add(i))) };
+        }
+    }
+    // SAFETY: every byte was written, and any bytes are a valid `T` (the caller's promise).
+    unsafe { out.assume_init() }
 }
