@@ -20,8 +20,8 @@ use crate::error::{
 };
 use crate::process::Owner;
 use crate::ring::{alloc_slots, PushError, Ring, Slot};
-use crate::sync::{const_fn, Arc, AtomicU64, AtomicUsize, Barrier, Ordering};
 use crate::shared;
+use crate::sync::{const_fn, Arc, AtomicU64, AtomicUsize, Barrier, Ordering};
 use crate::wait::{RecvWait, SendWait, Source};
 use crate::waker::{Backend, Wake, WakeRef};
 
@@ -693,7 +693,6 @@ macro_rules! with_source {
         }
     };
 }
-
 
 impl<T: Send> Receiver<T> {
     /// Takes a value if one is ready now; never blocks.

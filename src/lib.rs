@@ -41,3 +41,8 @@ pub use error::{
 #[cfg(not(sigring_loom))]
 pub use static_channel::StaticChannel;
 pub use waker::Backend;
+
+/// Under loom: model processes for the shared channel's models (`loom-tests`).
+#[cfg(sigring_loom)]
+#[doc(hidden)]
+pub use process::model as model_process;

@@ -275,16 +275,51 @@ mod imp {
 #[derive(Debug)]
 pub(crate) struct Owner;
 
-/// Under loom: one process, generation 0.
+/// Under loom, "processes" are model threads: each has a pid of its own (1 unless it
+/// called [`model::become_process`]), which is also its fork generation, and a process is
+/// dead once it called [`model::die`]. The shared channel's model (`loom-tests`) uses them.
 #[cfg(sigring_loom)]
-pub(crate) fn generation() -> u32 {
-    0
+pub mod model {
+    use std::cell::Cell;
+
+    use crate::sync::{AtomicU32, Ordering};
+
+    loom::thread_local! {
+        static PID: Cell<u32> = Cell::new(1);
+    }
+
+    loom::lazy_static! {
+        /// Bit `pid` is set once that process died (pids below 32).
+        static ref DEAD: AtomicU32 = AtomicU32::new(0);
+    }
+
+    /// This model thread is process `pid` from now on (1 to 31).
+    pub fn become_process(pid: u32) {
+        PID.with(|p| p.set(pid));
+    }
+
+    /// This model thread's process dies: nothing it does after this counts.
+    pub fn die() {
+        DEAD.fetch_or(1 << pid(), Ordering::SeqCst);
+    }
+
+    pub(crate) fn pid() -> u32 {
+        PID.with(|p| p.get())
+    }
+
+    pub(crate) fn alive(pid: u32) -> bool {
+        pid < 32 && DEAD.load(Ordering::SeqCst) & (1 << pid) == 0
+    }
 }
 
-/// Under loom: one process.
+#[cfg(sigring_loom)]
+pub(crate) fn generation() -> u32 {
+    model::pid()
+}
+
 #[cfg(sigring_loom)]
 pub(crate) fn pid() -> u32 {
-    1
+    model::pid()
 }
 
 #[cfg(sigring_loom)]
@@ -296,10 +331,10 @@ pub(crate) fn alive(pid: u32) -> bool {
     crate::sys::process_alive(pid)
 }
 
-/// Under loom every process lives.
+/// Under loom: see [`model`].
 #[cfg(sigring_loom)]
-pub(crate) fn alive(_pid: u32) -> bool {
-    true
+pub(crate) fn alive(pid: u32) -> bool {
+    model::alive(pid)
 }
 
 #[cfg(sigring_loom)]

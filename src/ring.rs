@@ -254,7 +254,8 @@ impl Geometry {
     }
 
     /// Pushes `value` into `slots` at the position `tail` names, or gives it back: the
-    /// producers' side of the slot protocol (see the module docs).
+    /// producers' side of the slot protocol (see the module docs): [`Geometry::claim`],
+    /// then write and publish.
     ///
     /// Async-signal-safe and reentrant: no lock, no allocation, no syscall, no panic path,
     /// and no waiting. A retry happens only after another producer moved `tail`.
@@ -265,16 +266,40 @@ impl Geometry {
         slots: &[Slot<T>],
         value: T,
     ) -> Result<(), PushError<T>> {
+        match self.claim(tail_word, slots) {
+            Ok((slot, lap)) => {
+                // SAFETY: the claim gives this producer exclusive ownership of the slot
+                // until it publishes: no other producer can claim the same position, and
+                // the consumer does not read before the stamp becomes `L + 1`.
+                slot.value.with_mut(|p| unsafe { (*p).write(value) });
+                // Publish. Release: the value is written before the stamp says so.
+                slot.stamp.store(lap.wrapping_add(1), Ordering::Release);
+                Ok(())
+            }
+            Err(PushError::Full(())) => Err(PushError::Full(value)),
+            Err(PushError::Closed(())) => Err(PushError::Closed(value)),
+        }
+    }
+
+    /// Claims the slot at `tail` for one value: on success the caller owns the slot and
+    /// must write it and store the stamp `lap + 1` (publish). Same guarantees as
+    /// [`Geometry::push`].
+    #[inline(always)]
+    pub(crate) fn claim<'s, T>(
+        &self,
+        tail_word: &AtomicUsize,
+        slots: &'s [Slot<T>],
+    ) -> Result<(&'s Slot<T>, usize), PushError<()>> {
         let mut tail = tail_word.load(Ordering::Relaxed);
         loop {
             if tail & self.mark_bit != 0 {
-                return Err(PushError::Closed(value));
+                return Err(PushError::Closed(()));
             }
             let lap = tail & self.lap_mask;
             // `index < cap` because positions only ever hold indices produced by `next`
             // (a scribbled shared mapping aside); `get` avoids a panic path all the same.
             let Some(slot) = slots.get(tail & self.index_mask) else {
-                return Err(PushError::Full(value));
+                return Err(PushError::Full(()));
             };
             // Acquire: pairs with the consumer's Release when it freed this slot, so its
             // read of the previous value happens-before our write.
@@ -292,16 +317,8 @@ impl Geometry {
                     Ordering::AcqRel,
                     Ordering::Relaxed,
                 ) {
-                    Ok(_) => {
-                        // SAFETY: winning the CAS from `tail` while the stamp said `L` gives
-                        // this producer exclusive ownership of the slot until it publishes:
-                        // no other producer can claim the same position, and the consumer
-                        // does not read before the stamp becomes `L + 1`.
-                        slot.value.with_mut(|p| unsafe { (*p).write(value) });
-                        // Publish. Release: the value is written before the stamp says so.
-                        slot.stamp.store(lap.wrapping_add(1), Ordering::Release);
-                        return Ok(());
-                    }
+                    // Winning the CAS from `tail` while the stamp said `L`: the slot is ours.
+                    Ok(_) => return Ok((slot, lap)),
                     // The CAS fails only because `tail` changed: another producer claimed
                     // this position, or the ring was closed. Retry at the new `tail`.
                     Err(current) => tail = current,
@@ -312,7 +329,7 @@ impl Geometry {
                 // pop or push not yet finished with it): report Full, never wait.
                 let current = tail_word.load(Ordering::Relaxed);
                 if current == tail {
-                    return Err(PushError::Full(value));
+                    return Err(PushError::Full(()));
                 }
                 tail = current;
             }

@@ -60,6 +60,14 @@ pub(crate) const WATCHDOG: Option<std::time::Duration> =
 #[cfg(sigring_loom)]
 pub(crate) const WATCHDOG: Option<std::time::Duration> = None;
 
+/// The shared channel: how often (at most) the consumer, finding the channel empty, frees
+/// the lanes of processes that have exited. Every time under loom (a decision taken on the
+/// clock would make the model's executions differ).
+#[cfg(not(sigring_loom))]
+pub(crate) const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_millis(50);
+#[cfg(sigring_loom)]
+pub(crate) const SWEEP_EVERY: std::time::Duration = std::time::Duration::ZERO;
+
 #[cfg(not(sigring_loom))]
 pub(crate) const BUSY_SPINS: u32 = 64;
 /// Under loom: one look (see the module docs).

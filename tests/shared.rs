@@ -184,10 +184,7 @@ fn in_process_send_and_receive() {
     );
     assert!(!rx.is_disconnected());
     drop(rx);
-    assert!(matches!(
-        tx.try_send(5),
-        Err(TrySendError::Disconnected(5))
-    ));
+    assert!(matches!(tx.try_send(5), Err(TrySendError::Disconnected(5))));
 }
 
 #[test]
@@ -195,15 +192,26 @@ fn bad_sizes_are_errors() {
     use std::io::ErrorKind::InvalidInput;
     assert_eq!(shared::channel::<u64>(0).unwrap_err().kind(), InvalidInput);
     assert_eq!(
-        shared::Builder::new(4).lanes(0).build::<u64>().unwrap_err().kind(),
+        shared::Builder::new(4)
+            .lanes(0)
+            .build::<u64>()
+            .unwrap_err()
+            .kind(),
         InvalidInput
     );
     assert_eq!(
-        shared::Builder::new(4).lanes(1 << 20).build::<u64>().unwrap_err().kind(),
+        shared::Builder::new(4)
+            .lanes(1 << 20)
+            .build::<u64>()
+            .unwrap_err()
+            .kind(),
         InvalidInput
     );
     assert_eq!(
-        shared::Builder::new(usize::MAX / 2).build::<u64>().unwrap_err().kind(),
+        shared::Builder::new(usize::MAX / 2)
+            .build::<u64>()
+            .unwrap_err()
+            .kind(),
         InvalidInput
     );
 }
@@ -334,7 +342,10 @@ fn killed_workers_cost_only_their_unfinished_sends() {
     }
     assert_eq!(killed.len(), 4);
     assert!(rx.lost() <= 2 * killed.len() as u64, "lost {}", rx.lost());
-    assert!(max_gap < Duration::from_secs(2), "consumer quiet for {max_gap:?}");
+    assert!(
+        max_gap < Duration::from_secs(2),
+        "consumer quiet for {max_gap:?}"
+    );
     println!(
         "{received} values; killed {killed:?} after {:?} loop values; lost {}; longest gap \
          between values {max_gap:?}",
@@ -405,7 +416,11 @@ fn a_send_cut_by_sigkill_is_skipped_within_the_bound() {
         let mut killed = None;
         loop {
             if let Ok(big) = rx.recv_timeout(Duration::from_millis(1)) {
-                assert_eq!((big.worker, big.seq), (worker, next), "published before the kill");
+                assert_eq!(
+                    (big.worker, big.seq),
+                    (worker, next),
+                    "published before the kill"
+                );
                 assert!(big.data.iter().flatten().all(|&b| b == worker as u8));
                 next += 1;
             }
@@ -454,7 +469,10 @@ fn a_send_cut_by_sigkill_is_skipped_within_the_bound() {
 #[test]
 fn a_process_scribbling_over_the_mapping_cannot_hurt_the_consumer() {
     let _lock = serial(&LOCK);
-    let _dog = watchdog(120, "a_process_scribbling_over_the_mapping_cannot_hurt_the_consumer");
+    let _dog = watchdog(
+        120,
+        "a_process_scribbling_over_the_mapping_cannot_hurt_the_consumer",
+    );
     let (tx, rx) = shared::Builder::new(64).lanes(8).build::<Msg>().unwrap();
     let senders: Vec<_> = (0..3)
         .map(|w| spawn_worker(&tx, w, u32::MAX, false))
@@ -519,5 +537,8 @@ fn a_process_scribbling_over_the_mapping_cannot_hurt_the_consumer() {
         "received {received}, {timeouts} timeouts, longest recv_timeout(50 ms) {longest:?}, \
          lost {lost}, full rejections {full}"
     );
-    assert!(longest < Duration::from_millis(500), "recv_timeout took {longest:?}");
+    assert!(
+        longest < Duration::from_millis(500),
+        "recv_timeout took {longest:?}"
+    );
 }

@@ -54,11 +54,11 @@ M = [
   [("src/waker/mod.rs", "if self\n            .flag\n            .state\n            .compare_exchange(ARMED, POSTED, Ordering::AcqRel, Ordering::Relaxed)\n            .is_ok()\n        {",
     "if self.flag.state.load(Ordering::Acquire) == ARMED && {\n            self.flag.state.store(POSTED, Ordering::Release);\n            true\n        } {")]),
  ("M6", "push: the mark-bit (closed) check dropped",
-  [("src/ring.rs", "if tail & self.mark_bit != 0 {\n                return Err(PushError::Closed(value));\n            }", "")]),
+  [("src/ring.rs", "if tail & self.mark_bit != 0 {\n                return Err(PushError::Closed(()));\n            }", "")]),
  ("M7", "try_recv: Busy handled as Empty without post_self",
   [("src/wait.rs", "c.wake().post_self();\n                Err(TryRecvError::Empty)", "Err(TryRecvError::Empty)")]),
  ("M8", "push: the Full path retries forever (spins) instead of returning Full",
-  [("src/ring.rs", "if current == tail {\n                    return Err(PushError::Full(value));\n                }", "if current == tail {\n                    continue;\n                }")]),
+  [("src/ring.rs", "if current == tail {\n                    return Err(PushError::Full(()));\n                }", "if current == tail {\n                    continue;\n                }")]),
  ("M9", "push: Relaxed instead of Acquire on the producer's stamp load (slot reuse)",
   [("src/ring.rs", "let stamp = slot.stamp.load(Ordering::Acquire);\n            if stamp == lap {", "let stamp = slot.stamp.load(Ordering::Relaxed);\n            if stamp == lap {")]),
  ("M10", "pop: Relaxed instead of Release on the store that frees the slot",
@@ -90,6 +90,12 @@ M = [
  ("M22", "try_recv: after clearing a stray token, Empty without looking at the ring again",
   [("src/wait.rs", "c.wake().clear_stray_token();\n                // Look again: a value published while the flag was taken wrote no token.\n                self.ready_now(c, c.prepare_wait())",
     "c.wake().clear_stray_token();\n                Err(TryRecvError::Empty)")]),
+ ("M23", "shared recovery: a dead sender's slot is skipped without looking at it again (it may have published just before dying)",
+  [("src/shared/consumer.rs", "if self.region.geo.ready(self.region.slots(i), head) {\n                skipped = true;\n                continue;\n            }", "")]),
+ ("M24", "shared sweep: a dead sender's lane is freed without re-reading its tail (a stale look said drained)",
+  [("src/shared/consumer.rs", "if tail == cursor.head.get() {", "if tail == tail {")]),
+ ("M25", "shared recovery: a claimed slot is skipped without asking whether its process lives",
+  [("src/shared/consumer.rs", "if owner != 0 && (self.alive)(owner) {", "if owner != 0 && false {")]),
 ]
 
 

@@ -4,8 +4,7 @@
 use std::cell::Cell;
 use std::mem::{self, MaybeUninit};
 use std::ptr;
-use std::time::{Duration, Instant};
-
+use std::time::Instant;
 
 use crate::channel::Ready;
 use crate::process;
@@ -15,10 +14,6 @@ use crate::wait::Source;
 use crate::waker::WakeRef;
 
 use super::region::Region;
-
-/// How often (at most) the consumer, when it finds the channel empty, frees the lanes of
-/// processes that have exited.
-const SWEEP: Duration = Duration::from_millis(50);
 
 /// How many values in a row the consumer takes from one lane before it looks at the next.
 const STREAK: u32 = 32;
@@ -108,7 +103,11 @@ impl<T> Consumer<T> {
         // `is_foreign`); `head` is its own. `T: Pod` (required to create a shared channel)
         // makes every bit pattern a valid `T`, so a volatile copy of whatever another
         // process left there is sound (`read_pod`).
-        match unsafe { self.region.geo.take(self.region.slots(i), head, read_pod::<T>) } {
+        match unsafe {
+            self.region
+                .geo
+                .take(self.region.slots(i), head, read_pod::<T>)
+        } {
             Take::Value(value, next) => {
                 cursor.head.set(next);
                 cursor.stuck_since.set(None);
@@ -143,8 +142,8 @@ impl<T> Consumer<T> {
 
     /// For every lane whose head has been claimed but not published for longer than
     /// [`sync::STALL_GRACE`]: if the process that owns the lane is gone, it will never publish,
-    /// so skip the slot and count it lost; if it lives, mark the lane stalled. Returns
-    /// whether a slot was skipped.
+    /// so skip the slot and count it lost (unless it published just before dying); if it
+    /// lives, mark the lane stalled. Returns whether a lane may have a value to take now.
     fn recover(&self) -> bool {
         let now = Instant::now();
         let mut skipped = false;
@@ -152,10 +151,8 @@ impl<T> Consumer<T> {
             if !cursor.claimed.get() || cursor.quarantined.get() {
                 continue;
             }
-            let Some(since) = cursor.stuck_since.get() else {
-                cursor.stuck_since.set(Some(now));
-                continue;
-            };
+            let since = cursor.stuck_since.get().unwrap_or(now);
+            cursor.stuck_since.set(Some(since));
             if now.saturating_duration_since(since) < sync::STALL_GRACE {
                 continue;
             }
@@ -170,7 +167,18 @@ impl<T> Consumer<T> {
                 continue;
             }
             let head = cursor.head.get();
-            cursor.head.set(self.region.geo.skip(self.region.slots(i), head));
+            cursor.stuck_since.set(None);
+            cursor.stalled.set(false);
+            // Gone, so it writes nothing more: a look at the slot now is final. It may have
+            // published just before it died (after the look that found the slot claimed):
+            // then the value is there to take, not to skip.
+            if self.region.geo.ready(self.region.slots(i), head) {
+                skipped = true;
+                continue;
+            }
+            cursor
+                .head
+                .set(self.region.geo.skip(self.region.slots(i), head));
             cursor.stuck_since.set(None);
             cursor.stalled.set(false);
             self.lost.set(self.lost.get().wrapping_add(1));
@@ -186,19 +194,21 @@ impl<T> Consumer<T> {
         if now < self.next_sweep.get() {
             return;
         }
-        self.next_sweep.set(now + SWEEP);
+        self.next_sweep.set(now + sync::SWEEP_EVERY);
         for (i, cursor) in self.cursors.iter().enumerate() {
             let Some(lane) = self.region.lane(i) else {
                 continue;
             };
             let owner = lane.owner.load(Ordering::Acquire);
-            if owner == 0 || cursor.quarantined.get() || cursor.claimed.get() {
+            if owner == 0 || cursor.quarantined.get() || (self.alive)(owner) {
                 continue;
             }
-            if !(self.alive)(owner) {
-                // Drained (nothing claimed past `head` at the last look) and its process
-                // gone: nobody else sends into it, so it is free. A CAS, so that a lane
-                // claimed anew meanwhile (it cannot be: only free lanes are claimed) stays.
+            // Its process is gone, so the lane's `tail` moves no more: a look at it now is
+            // final (an earlier look may predate the process's last sends). Drained, the
+            // lane is free: nobody else sends into it. A CAS, so that a lane claimed anew
+            // meanwhile (it cannot be: only free lanes are claimed) stays.
+            let tail = lane.tail.load(Ordering::Acquire) & !self.region.geo.mark_bit();
+            if tail == cursor.head.get() {
                 let _ = lane
                     .owner
                     .compare_exchange(owner, 0, Ordering::AcqRel, Ordering::Relaxed);
@@ -326,7 +336,10 @@ impl<T> Source<T> for Consumer<T> {
         (0..region.lanes())
             .filter_map(|i| region.lane(i))
             .map(|lane| lane.full.load(Ordering::Relaxed))
-            .fold(region.header().no_lane.load(Ordering::Relaxed), u64::wrapping_add)
+            .fold(
+                region.header().no_lane.load(Ordering::Relaxed),
+                u64::wrapping_add,
+            )
     }
 
     fn capacity(&self) -> usize {

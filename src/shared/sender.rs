@@ -112,28 +112,54 @@ impl<T> Sender<T> {
             })
         })?;
         let mine = generation << 32 | (i as u64 + 1);
-        match region
-            .my_lane
-            .compare_exchange(cached, mine, Ordering::AcqRel, Ordering::Acquire)
-        {
-            Ok(_) => region.lane(i).map(|lane| (lane, i)),
-            Err(now) if now >> 32 == generation && now as u32 != 0 => {
-                // Another context of this process claimed first: use its lane, give ours
-                // back (nothing was sent into it).
-                if let Some(lane) = region.lane(i) {
-                    lane.owner.store(0, Ordering::Release);
+        let mut current = cached;
+        loop {
+            match region.my_lane.compare_exchange(
+                current,
+                mine,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return region.lane(i).map(|lane| (lane, i)),
+                Err(now) if now >> 32 == generation && now as u32 != 0 => {
+                    // Another context of this process claimed first: use its lane, give
+                    // ours back (nothing was sent into it).
+                    if let Some(lane) = region.lane(i) {
+                        lane.owner.store(0, Ordering::Release);
+                    }
+                    let j = (now as u32 - 1) as usize;
+                    return region.lane(j).map(|lane| (lane, j));
                 }
-                let j = (now as u32 - 1) as usize;
-                region.lane(j).map(|lane| (lane, j))
+                // Another generation's choice (the parent's, inherited): not ours, replace
+                // it. Only another context of this process changes the cache, and it would
+                // write this generation: this retries at most once.
+                Err(now) => current = now,
             }
-            // The cache changed to something stale (cannot happen within one generation);
-            // use the lane we hold.
-            Err(_) => region.lane(i).map(|lane| (lane, i)),
         }
     }
 }
 
 impl<T> Sender<T> {
+    /// Under loom: this model process claims a slot in its lane, as a send does, and dies
+    /// before writing or publishing it (see `process::model`): a worker killed between
+    /// claim and publish. `Err` says why no slot was claimed ("no lane", "full",
+    /// "closed"); the process dies all the same.
+    #[cfg(sigring_loom)]
+    #[doc(hidden)]
+    pub fn model_claim_and_die(&self) -> Result<(), &'static str> {
+        let region = &*self.region;
+        let claimed = match self.my_lane() {
+            None => Err("no lane"),
+            Some((lane, i)) => match region.geo.claim(&lane.tail, region.slots(i)) {
+                Ok(_) => Ok(()),
+                Err(PushError::Full(())) => Err("full"),
+                Err(PushError::Closed(())) => Err("closed"),
+            },
+        };
+        process::model::die();
+        claimed
+    }
+
     /// The shared mapping's address and length in this process, for tests that write over
     /// it on purpose (the consumer must survive that). Not part of the API.
     #[doc(hidden)]

@@ -264,7 +264,7 @@ impl<'a> WakeRef<'a> {
         if self.flag.state.load(Ordering::Relaxed) == ARMED
             && self
                 .flag
-            .state
+                .state
                 .compare_exchange(ARMED, POSTED, Ordering::Relaxed, Ordering::Relaxed)
                 .is_ok()
         {
