@@ -805,11 +805,11 @@ fn results_table(samples: &Samples) -> String {
             (lo.min(x.rate), hi.max(x.rate))
         });
         out += &format!(
-            "| {n} | {} | {:.2} | {:.2}–{:.2} | {:.0} | {:.0} | {:.1} | {:.1} |\n",
+            "| {n} | {} | {} | {}–{} | {:.0} | {:.0} | {:.1} | {:.1} |\n",
             t.label(),
-            med(s, |x| x.rate) / 1e6,
-            lo / 1e6,
-            hi / 1e6,
+            fmt_num(med(s, |x| x.rate) / 1e6),
+            fmt_num(lo / 1e6),
+            fmt_num(hi / 1e6),
             med(s, |x| x.consumer_ns),
             med(s, |x| x.workers_ns),
             med(s, |x| x.waits_per_k),
@@ -817,6 +817,18 @@ fn results_table(samples: &Samples) -> String {
         );
     }
     out
+}
+
+/// A number with about three significant digits.
+fn fmt_num(v: f64) -> String {
+    let digits = match v.abs() {
+        a if a >= 100.0 => 0,
+        a if a >= 10.0 => 1,
+        a if a >= 1.0 => 2,
+        a if a >= 0.1 => 3,
+        _ => 4,
+    };
+    format!("{v:.digits$}")
 }
 
 /// sigring against each other transport, per N: throughput ratio (above 1: sigring
