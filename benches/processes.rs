@@ -2,8 +2,8 @@
 //! alternative, one pipe or socket per worker read through one epoll (issue 16).
 //!
 //! ```text
-//! cargo bench --bench processes                  # about a minute and a half
-//! cargo bench --bench processes -- --quick       # under 20 s
+//! cargo bench --bench processes                  # about a minute
+//! cargo bench --bench processes -- --quick       # about 10 s
 //! cargo bench --bench processes -- --help        # every option
 //! ```
 //!
@@ -63,7 +63,7 @@ worker read through one epoll.
 USAGE: cargo bench --bench processes -- [OPTIONS]
 
 OPTIONS:
-  --quick            fewer repetitions and messages (under 20 s)
+  --quick            fewer repetitions and messages (about 10 s)
   --reps N           repetitions (default 5, quick 3)
   --messages M       messages per worker (default 100000, quick 30000)
   --workers LIST     comma-separated worker counts (default 1,4,8)
@@ -71,7 +71,7 @@ OPTIONS:
   --lanes L          lanes of the sigring channel (default 64, as `shared::channel`)
   --pace-us P        each worker sleeps P microseconds after each message (default 0: as
                      fast as it can); shows the consumer's cost per wake-up
-  --json PATH        also write every sample and the medians as JSON
+  --json PATH        also write every sample (and the run's settings) as JSON
 ";
 
 /// What a worker sends: 16 bytes, plain data.
@@ -418,15 +418,16 @@ fn run_sigring(lanes: usize, workers: u32, work: Work) -> Sample {
 /// Sends `msg` with `try_send`, waiting for room while the lane is full. Returns false if
 /// the receiver is gone.
 fn send_retry(tx: &Sender<Msg>, mut msg: Msg) -> bool {
-    for attempt in 0.. {
+    let mut attempt = 0u32;
+    loop {
         match tx.try_send(msg) {
             Ok(()) => return true,
             Err(TrySendError::Full(back)) => msg = back,
             Err(TrySendError::Disconnected(_)) => return false,
         }
         wait_for_room(attempt);
+        attempt = attempt.saturating_add(1);
     }
-    unreachable!("the attempts ran out")
 }
 
 /// A worker's wait for room in its lane: a few short spins, then yielding the CPU (with
@@ -847,17 +848,17 @@ fn ratio_table(samples: &Samples, workers: &[u32]) -> String {
                 continue;
             };
             out += &format!(
-                "| {n} | {} | {:.2} | {:.2} |\n",
+                "| {n} | {} | {} | {} |\n",
                 t.key(),
-                paired_ratio(ours, theirs, |x| x.rate),
-                paired_ratio(ours, theirs, |x| x.consumer_ns),
+                fmt_num(paired_ratio(ours, theirs, |x| x.rate)),
+                fmt_num(paired_ratio(ours, theirs, |x| x.consumer_ns)),
             );
         }
     }
     out
 }
 
-/// Every sample and the medians as JSON.
+/// Every sample, with the run's settings, as JSON.
 fn json(cfg: &Config, samples: &Samples, load: (&str, &str)) -> serde_json::Value {
     let runs: Vec<_> = samples
         .iter()
