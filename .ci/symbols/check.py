@@ -60,7 +60,8 @@ ENTRY_PATTERNS = [
 # Functions outside the binary a handler path may call, with the reason each is safe.
 ALLOWED_EXTERNAL = {
     "write": "the wake-up: one write(2) to the eventfd or pipe; POSIX async-signal-safe",
-    "getpid": "signal::forward's action ignores deliveries in a forked child; POSIX "
+    "getpid": "signal::forward's action ignores deliveries in a forked child, and a shared "
+              "channel's first send in a process claims a lane with its pid; POSIX "
               "async-signal-safe",
     "clock_gettime": "the log record's timestamp; POSIX async-signal-safe (a vDSO read)",
     "__errno_location": "the errno guard saves and restores errno around the write; glibc "

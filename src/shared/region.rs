@@ -194,7 +194,7 @@ impl<T> Region<T> {
         // SAFETY: lane `i`'s slots are `cap` initialized slots from `i * cap`, inside the
         // mapping (`layout` made room for `lanes * cap`); slots are only accessed through
         // their stamp (an atomic) and the ring protocol.
-        unsafe { std::slice::from_raw_parts(self.slots_ptr().add(i * cap), cap) }
+        unsafe { std::slice::from_raw_parts(self.slots_ptr().add(i.wrapping_mul(cap)), cap) }
     }
 
     /// The wake protocol on the shared flag with this process's descriptors.

@@ -53,6 +53,9 @@ pub struct Fixtures {
     block: Sender<Block>,
     sig: Sender<SigInfo>,
     logger: sigring::log::Logger,
+    /// A shared channel's senders (`sigring::shared`).
+    shared_u64: sigring::shared::Sender<u64>,
+    shared_block: sigring::shared::Sender<Block>,
     /// A `siginfo_t` as a handler receives it.
     raw: libc::siginfo_t,
 }
@@ -101,6 +104,12 @@ entries! {
         static CH: StaticChannel<u8, 5> = StaticChannel::new();
         (black_box(&CH).len(), CH.is_full(), CH.is_empty(), CH.capacity())
     };
+    // `shared::Sender`: a worker's handler sends into its lane (the first send of a process
+    // claims the lane: `getpid`), and the sender's queries.
+    sigring_probe_shared_try_send_u64(f) => f.shared_u64.try_send(black_box(7));
+    sigring_probe_shared_try_send_block(f) => f.shared_block.try_send(black_box([7; 64]));
+    sigring_probe_shared_queries(f) => (black_box(&f.shared_u64).capacity(), f.shared_u64.lanes());
+    sigring_probe_shared_clone(f) => mem::forget(black_box(&f.shared_u64).clone());
     // `signal::forward`'s action: what it calls (the closure itself: see the module docs).
     sigring_probe_from_siginfo(f) => SigInfo::from_siginfo(black_box(&f.raw));
     // `sigring::log`: `Logger::log` directly, and through the `log` crate's macro.
@@ -125,6 +134,8 @@ fn main() -> io::Result<()> {
     let (block_tx, _block_rx) = sigring::channel(4)?;
     let (sig_tx, sig_rx) = sigring::channel(4)?;
     let (logger, guard) = sigring::log::Builder::new().writer(io::sink()).build()?;
+    let (shared_u64, _shared_u64_rx) = sigring::shared::channel(4)?;
+    let (shared_block, _shared_block_rx) = sigring::shared::channel(4)?;
     // SAFETY: `siginfo_t` is plain data; all zeroes is a valid value.
     let raw = unsafe { mem::zeroed() };
     let fixtures = Fixtures {
@@ -133,6 +144,8 @@ fn main() -> io::Result<()> {
         block: block_tx,
         sig: sig_tx,
         logger,
+        shared_u64,
+        shared_block,
         raw,
     };
     for (name, entry) in ENTRIES {
