@@ -22,6 +22,7 @@
 //! | `m8_send_wait.rs`                 | blocked senders: no lost wake-up when the consumer frees a slot; the receiver's drop wakes them; two senders, one slot |
 //! | `m9_stray_token.rs`               | a token the protocol did not write: `recv` and an event loop pay at most one wasted turn and still get a concurrent value |
 //! | `m10_queries_and_consumer_interrupted.rs` | `len`/`is_full` stay within bounds while values move; a push interrupting the consumer's own `try_recv` |
+//! | `m11_shared_dead_sender.rs`       | the shared channel: a sender process dying between claim and publish costs only that slot (skipped, counted in `lost`); a value published just before death arrives; a live sender's claim is never skipped; a dead sender's lane is handed on only drained |
 //!
 //! # What differs from the shipped code
 //!
@@ -43,7 +44,7 @@
 //! the consumer yields and looks again while a slot is claimed but not yet published,
 //! which makes their unbounded space infinite.
 //!
-//! Budget: the whole run (19 models) takes about 10 minutes on the 2-core CI machine,
+//! Budget: the whole run (21 models; m11 adds about 6 s) takes about 10 minutes on the 2-core CI machine,
 //! most of it in m4 (the event loop, about 1.1 million executions), m2 and m1.
 //!
 //! # The models have teeth
@@ -87,8 +88,16 @@
 //! | M20 the receiver's drop does not wake blocked senders | m8 receiver drop (deadlock; re-run on the final code) |
 //! | M21 `clear_stray_token` re-arms without reading the fd | m9 recv (branch limit: a wait that returns at once forever) |
 //! | M22 `try_recv` does not look again after clearing a stray token | m9 event loop (deadlock: lost wake-up) |
+//! | M23 shared recovery skips a dead sender's slot without looking at it again | m11 published then died (the value is skipped); also m11 lane reuse |
+//! | M24 shared sweep frees a dead sender's lane on a stale "drained" | m11 lane reuse (branch limit: the new owner's value waits forever behind the dead claim) |
+//! | M25 shared recovery skips a claim without asking whether its process lives | m11 published then died, m11 lane reuse (a live sender's value skipped) |
 //!
-//! M0 on the final code: every model and the model-based test pass (the 19 loom models in
+//! M23-M25 (2026-11-30, the shared channel) were run against both m11 models by hand (a
+//! scratch copy per mutation, as `run` does); m11 found two real bugs before they were
+//! fixed, which M23 and M24 put back: recovery skipping a slot its process had published
+//! just before dying, and the sweep handing on a lane whose dead process still had a claim
+//! in it (its look at `tail` predated the claim). M0 on the final code: every model and
+//! the model-based test pass (the 19 loom models in
 //! about 360 s in all on the loaded 2-core machine: m4 122 s, m2 74 s, m1 50 s, m5 45 s,
 //! m10 27 s, m8 25 s, the rest under 10 s each).
 //!

@@ -39,9 +39,18 @@ struct Cursor {
 pub(crate) struct Consumer<T> {
     region: Arc<Region<T>>,
     cursors: Box<[Cursor]>,
-    /// The lane `pop` looks at first, and how many values it took from it in a row.
+    /// The lanes `pop` looks at: those that held claimed positions at the last full look
+    /// (`prepare_wait`, or `refresh` every `refresh_every` pops), `active[..n_active]`. So
+    /// a consumer of many lanes, few of them in use, pays for the ones in use.
+    active: Box<[Cell<usize>]>,
+    n_active: Cell<usize>,
+    /// The position in `active` that `pop` looks at first, and how many values it took
+    /// from that lane in a row.
     current: Cell<usize>,
     streak: Cell<u32>,
+    /// Pops since the last full look; at `refresh_every`, `pop` looks at every lane again.
+    since_refresh: Cell<usize>,
+    refresh_every: usize,
     /// Values claimed and never published (their process died), or held by a lane that
     /// was closed as corrupt.
     lost: Cell<u64>,
@@ -65,6 +74,7 @@ impl<T> std::fmt::Debug for Consumer<T> {
 impl<T> Consumer<T> {
     /// The consumer of `region`, in the process that created it.
     pub(crate) fn new(region: Arc<Region<T>>, alive: fn(u32) -> bool) -> Self {
+        let lanes = region.lanes();
         let cursors = (0..region.lanes())
             .map(|_| Cursor {
                 head: Cell::new(0),
@@ -77,8 +87,12 @@ impl<T> Consumer<T> {
         Consumer {
             region,
             cursors,
+            active: (0..lanes).map(Cell::new).collect(),
+            n_active: Cell::new(lanes),
             current: Cell::new(0),
             streak: Cell::new(0),
+            since_refresh: Cell::new(0),
+            refresh_every: lanes.max(64),
             lost: Cell::new(0),
             next_sweep: Cell::new(Instant::now()),
             generation: process::generation(),
@@ -89,6 +103,34 @@ impl<T> Consumer<T> {
     /// Values lost to dead senders and corrupt lanes.
     pub(crate) fn lost(&self) -> u64 {
         self.lost.get()
+    }
+
+    /// Makes the lanes for which `keep` says so the active ones (see `active`).
+    fn set_active(&self, keep: impl Fn(usize, &Cursor) -> bool) {
+        let mut n = 0;
+        for (i, cursor) in self.cursors.iter().enumerate() {
+            if !cursor.quarantined.get() && keep(i, cursor) {
+                if let Some(slot) = self.active.get(n) {
+                    slot.set(i);
+                    n += 1;
+                }
+            }
+        }
+        self.n_active.set(n);
+        self.current.set(0);
+        self.streak.set(0);
+        self.since_refresh.set(0);
+    }
+
+    /// A full look (plain loads, no read-modify-write): every lane with positions claimed
+    /// past the consumer's head becomes active.
+    fn refresh(&self) {
+        let geo = &self.region.geo;
+        self.set_active(|i, cursor| {
+            self.region.lane(i).is_some_and(|lane| {
+                lane.tail.load(Ordering::Relaxed) & !geo.mark_bit() != cursor.head.get()
+            })
+        });
     }
 
     /// Takes the value at lane `i`'s head, if published.
@@ -251,20 +293,28 @@ impl<T> Source<T> for Consumer<T> {
         process::generation() != self.generation
     }
 
-    /// Takes the next published value from the lanes, in turns: up to [`STREAK`] values
-    /// from one lane, then the next.
+    /// Takes the next published value from the active lanes, in turns: up to [`STREAK`]
+    /// values from one lane, then the next. Every `refresh_every` calls it first looks at
+    /// every lane (one load of each `tail`), so a lane that starts sending while others
+    /// keep the consumer busy joins within that many values.
     fn pop(&self) -> Option<T> {
-        let n = self.cursors.len();
+        let calls = self.since_refresh.get() + 1;
+        if calls >= self.refresh_every {
+            self.refresh();
+        } else {
+            self.since_refresh.set(calls);
+        }
+        let n = self.n_active.get();
         let start = self.current.get();
         for k in 0..n {
-            let i = (start + k) % n;
-            if let Some(value) = self.take(i) {
+            let at = (start + k) % n;
+            if let Some(value) = self.take(self.active[at].get()) {
                 let streak = if k == 0 { self.streak.get() + 1 } else { 1 };
                 if streak >= STREAK {
-                    self.current.set((i + 1) % n);
+                    self.current.set((at + 1) % n);
                     self.streak.set(0);
                 } else {
-                    self.current.set(i);
+                    self.current.set(at);
                     self.streak.set(streak);
                 }
                 return Some(value);
@@ -274,13 +324,16 @@ impl<T> Source<T> for Consumer<T> {
     }
 
     fn head_ready(&self) -> bool {
-        (0..self.cursors.len()).any(|i| {
-            !self.cursors[i].quarantined.get()
-                && self
-                    .region
-                    .geo
-                    .ready(self.region.slots(i), self.cursors[i].head.get())
-        })
+        self.active[..self.n_active.get()]
+            .iter()
+            .map(Cell::get)
+            .any(|i| {
+                !self.cursors[i].quarantined.get()
+                    && self
+                        .region
+                        .geo
+                        .ready(self.region.slots(i), self.cursors[i].head.get())
+            })
     }
 
     /// Arms the wake-up, then reads every lane's `tail` with a read-modify-write (the
@@ -303,6 +356,7 @@ impl<T> Source<T> for Consumer<T> {
                 None => self.quarantine(i),
             }
         }
+        self.set_active(|_, cursor| cursor.claimed.get());
         if let Some(value) = self.pop() {
             wake.disarm();
             return Ready::Value(value);
