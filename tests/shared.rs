@@ -542,3 +542,40 @@ fn a_process_scribbling_over_the_mapping_cannot_hurt_the_consumer() {
         "recv_timeout took {longest:?}"
     );
 }
+
+/// The shared channel's receiver in a level-triggered mio loop: readable after a forked
+/// worker's send, not readable once drained.
+#[test]
+fn a_mio_loop_sees_a_forked_workers_send() {
+    use mio::unix::SourceFd;
+    use mio::{Events, Interest, Poll, Token};
+    use std::os::fd::AsRawFd;
+
+    let _lock = serial(&LOCK);
+    let (tx, rx) = shared::channel::<Msg>(8).unwrap();
+    let mut poll = Poll::new().unwrap();
+    let fd = rx.as_raw_fd();
+    poll.registry()
+        .register(&mut SourceFd(&fd), Token(0), Interest::READABLE)
+        .unwrap();
+    let mut events = Events::with_capacity(4);
+    poll.poll(&mut events, Some(Duration::from_millis(20)))
+        .unwrap();
+    assert!(events.is_empty(), "readable before any send");
+    let pid = spawn_worker(&tx, 5, 3, false);
+    let mut got = Vec::new();
+    let start = Instant::now();
+    while got.len() < 4 && start.elapsed() < Duration::from_secs(10) {
+        poll.poll(&mut events, Some(Duration::from_secs(1)))
+            .unwrap();
+        while let Ok(msg) = rx.try_recv() {
+            got.push(msg);
+        }
+    }
+    assert_eq!(reap(pid), 0);
+    assert_eq!(got.len(), 4, "3 loop values and DONE");
+    assert_eq!(got.last().unwrap().kind, DONE);
+    poll.poll(&mut events, Some(Duration::from_millis(20)))
+        .unwrap();
+    assert!(events.is_empty(), "readable after draining");
+}
