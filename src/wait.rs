@@ -271,8 +271,9 @@ impl RecvWait {
                 Ready::Value(value) => return Ok(value),
                 Ready::Disconnected => return Err(RecvTimeoutError::Disconnected),
                 Ready::Empty { .. } => {
-                    if !c.wake().wait(c.wake_by(deadline)) {
-                        if !sync::passed(deadline) {
+                    let until = c.wake_by(deadline);
+                    if !c.wake().wait(until) {
+                        if until != deadline && !sync::passed(deadline) {
                             // The source's own time to look again came first.
                             continue;
                         }
