@@ -1,6 +1,7 @@
 //! The blocking `send` family: `send` waits while the channel is full and completes when
-//! the consumer takes a value; many producers on one slot lose nothing; a dropped receiver
-//! wakes blocked senders with their values; `send_timeout` keeps its deadline, also under a
+//! the consumer takes a value; many producers on one slot lose nothing; senders woken one
+//! at a time hand the wake-up on while there is room, and one that times out never strands
+//! the others; a dropped receiver wakes blocked senders with their values; `send_timeout` keeps its deadline, also under a
 //! storm of `EINTR`; a blocked sender sleeps (no CPU); and a signal handler's `try_send` on
 //! a channel full of blocked senders returns `Full` at once.
 //!
