@@ -19,7 +19,7 @@
 //! | `m5_disconnect.rs`                | disconnection racing sends and receives: each value received or dropped exactly once (loom leak checking) |
 //! | `m6_recv_timeout.rs`              | a timeout racing a push: the value is returned or still queued |
 //! | `m7_handler_interrupts_push.rs`   | a push from a "signal handler" while another push has claimed but not published its slot |
-//! | `m8_send_wait.rs`                 | blocked senders: no lost wake-up when the consumer frees a slot; the receiver's drop wakes them; two senders, one slot |
+//! | `m8_send_wait.rs`                 | blocked senders: no lost wake-up when the consumer frees a slot; the receiver's drop wakes one, and two; two senders, one slot; the wake-up handed on from the sender woken to the next |
 //! | `m9_stray_token.rs`               | a token the protocol did not write: `recv` and an event loop pay at most one wasted turn and still get a concurrent value |
 //! | `m10_queries_and_consumer_interrupted.rs` | `len`/`is_full` stay within bounds while values move; a push interrupting the consumer's own `try_recv` |
 //!
@@ -27,7 +27,7 @@
 //!
 //! The models run the real ring, wake and send-wait code. What `sync.rs` changes under loom:
 //! the receiver's spin policy never spins (`spin.rs`: it depends on the clock), the
-//! senders' short backoff is complete at once (`sync::Backoff`), a consumer looks at a busy
+//! senders' short spin before sleeping is skipped (`sync::SEND_SPINS`), a consumer looks at a busy
 //! slot once instead of 64 times (`sync::BUSY_SPINS`), deadlines never pass
 //! (`sync::passed`), and the asymmetric barrier is two `SeqCst` fences (in the shipped
 //! build the heavy side may be `membarrier(2)`, which loom cannot model; the fences are the
@@ -43,7 +43,7 @@
 //! the consumer yields and looks again while a slot is claimed but not yet published,
 //! which makes their unbounded space infinite.
 //!
-//! Budget: the whole run (19 models) takes about 10 minutes on the 2-core CI machine,
+//! Budget: the whole run (21 models) takes about 10 minutes on the 2-core CI machine,
 //! most of it in m4 (the event loop, about 1.1 million executions), m2 and m1.
 //!
 //! # The models have teeth
@@ -80,13 +80,32 @@
 //! | M13 `drain` leaks what is queued | m5 receiver drop (a value dropped 0 times) |
 //! | M14 the last sender closes without notifying | m5 last sender (deadlock) |
 //! | M15 `disarm` by plain store instead of CAS | m3 no-lost-wakeup (second token) |
-//! | M16 `send`: no re-check of the ring after registering | m8 sender waits (deadlock: lost wake-up) |
-//! | M17 the consumer's side of the barrier removed | m8 sender waits (deadlock: store-load reordering) |
-//! | M18 the sender's side of the barrier removed | m8 sender waits (deadlock) |
-//! | M19 a freed slot never wakes sleeping senders | m8 sender waits (deadlock) |
+//! | M16 `send`: no re-check of the ring after registering | m8 sender waits (deadlock: lost wake-up; the baton code: every m8 model) |
+//! | M17 the consumer's side of the barrier removed | m8 sender waits (deadlock: store-load reordering; the baton code: also wake-up handed on) |
+//! | M18 the sender's side of the barrier removed | m8 sender waits (deadlock; the baton code: every m8 model) |
+//! | M19 a freed slot never starts a wake-up | m8 sender waits (deadlock; the baton code: also wake-up handed on) |
 //! | M20 the receiver's drop does not wake blocked senders | m8 receiver drop (deadlock; re-run on the final code) |
 //! | M21 `clear_stray_token` re-arms without reading the fd | m9 recv (branch limit: a wait that returns at once forever) |
 //! | M22 `try_recv` does not look again after clearing a stray token | m9 event loop (deadlock: lost wake-up) |
+//! | M23 `wake_one` drops the consumer's request while a woken sender holds the baton (no `owed`) | m8 wake-up handed on (deadlock) |
+//! | M24 the holder hands the wake-up on only when `owed`, not while a slot is free | m8 wake-up handed on (deadlock) |
+//! | M25 a woken sender that finds the ring closed wakes nobody | m8 receiver drop wakes two senders (deadlock) |
+//! | M26 the consumer marks a wake-up `Pending` without `notify_one` | every m8 model (deadlock) |
+//!
+//! **The send-wait baton (2026-11-30, second run).** Blocked senders are now woken one at a
+//! time (`src/wait.rs`); M16-M19 were rewritten for that code and M23-M26 added. They were
+//! run against the m8 models only, every model for every mutation (not first-fail), with a
+//! scratch copy per mutation as `run` makes it: M0 passes all five m8 models; M16, M18 and
+//! M26 fail all five; M17 and M19 fail "sender waits" and "wake-up handed on"; M23 and M24
+//! fail "wake-up handed on" only; M25 fails "receiver drop wakes two senders" only (all by
+//! deadlock). The full `run` was not used for this record: at this commit `m6` fails on the
+//! unmodified tree too (loom's branch limit in `sleep_until`'s retry when the modeled fd
+//! times out before `sync::passed` reports the deadline, outside the send wait), so every
+//! mutation would stop at m6. One more breakage cannot be a loom mutation, since loom has no
+//! clock: a sender whose deadline has passed leaving without taking a `Pending` baton (its
+//! deadline checked before the baton). Applied by hand, it makes
+//! `tests/send_blocking.rs`'s `senders_timing_out_never_strand_the_others` hang until its
+//! watchdog aborts (four runs of four); unmodified, the test passes.
 //!
 //! M0 on the final code: every model and the model-based test pass (the 19 loom models in
 //! about 360 s in all on the loaded 2-core machine: m4 122 s, m2 74 s, m1 50 s, m5 45 s,

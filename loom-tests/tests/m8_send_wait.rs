@@ -12,9 +12,10 @@
 //!   woke wakes the other, or the consumer's request while it held the baton does);
 //! * a receiver dropped while two senders wait wakes both (the one woken wakes the rest).
 //!
-//! Under loom the senders' short spin is skipped (`sync::Backoff` is complete at once), so
-//! every `send` that finds the ring full goes straight to registering and sleeping: the
-//! path the protocol is about.
+//! Under loom the senders' short spin is skipped (`sync::SEND_SPINS` is 0), so every `send`
+//! that finds the ring full goes straight to registering and sleeping: the path the
+//! protocol is about. Senders are woken one at a time (the baton of `src/wait.rs`): the
+//! models with two senders cover the wake-up passed from one to the other.
 #![cfg(sigring_loom)]
 
 use loom::thread;
