@@ -65,8 +65,8 @@
 //! senders: one that is awake and keeps the ring full keeps the others asleep.
 //!
 //! **No lost wake-up.** A sender registers (`registered += 1`), runs the heavy side of the
-//! barrier (every registration: the argument is per sender), then tries the ring once more
-//! before sleeping. The consumer frees a slot (its store to the stamp), runs the light
+//! barrier (a `membarrier(2)` system call; only if nobody else is registered, see below),
+//! then tries the ring once more before sleeping. The consumer frees a slot (its store to the stamp), runs the light
 //! side, then loads `registered`. The barrier pair orders each side's store before its
 //! load against the other side, so at least one of them sees the other's store: either the
 //! sender's re-check finds the freed slot (and does not sleep), or the consumer sees
@@ -82,6 +82,16 @@
 //! holder: a wake-up meant for a slot is never taken away by a sender that leaves. A
 //! receiver that goes away closes the ring (an RMW of `tail`, the store of this argument)
 //! and calls `wake_one`; the sender it wakes sees the ring closed and wakes every sleeper.
+//!
+//! A sender that registers while another is registered (and so asleep: the lock is held
+//! from registering until sleeping) skips the barrier. Its re-check may then miss a slot
+//! the consumer freed, but the consumer does not miss the slot: the first of the
+//! registered senders made the barrier, so a slot freed after that barrier is freed while
+//! `registered > 0` and counted, and one freed before it was seen by that sender's own
+//! re-check (which found the ring full: the slot was taken again). The count starts a
+//! wake-up as for any sleeper, and the wake-up is handed on while the slot stays free, so
+//! it reaches the late sender too. In the common case of many blocked producers, only the
+//! first to block pays the system call.
 
 use std::cell::Cell;
 use std::time::{Duration, Instant};
@@ -537,10 +547,15 @@ impl SendWait {
         }
         loop {
             let mut w = self.lock();
-            self.registered.fetch_add(1, Ordering::Relaxed);
-            // Orders the registration before the re-check below, against the consumer's
-            // freeing store and its load of `registered` (see the module docs).
-            Barrier::heavy();
+            let others = self.registered.fetch_add(1, Ordering::Relaxed);
+            if others == 0 {
+                // Orders the registration before the re-check below, against the
+                // consumer's freeing store and its load of `registered` (see the module
+                // docs). With others registered, the consumer counts every slot it frees
+                // while we sleep anyway, and the wake-up it starts is handed on while a
+                // slot is free: no barrier needed.
+                Barrier::heavy();
+            }
             value = match push(value) {
                 Ok(()) => {
                     self.registered.fetch_sub(1, Ordering::Relaxed);
