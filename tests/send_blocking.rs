@@ -264,7 +264,11 @@ fn senders_timing_out_never_strand_the_others() {
             t.join().unwrap();
         }
         let hasty_sent: Vec<u64> = hasty.into_iter().map(|t| t.join().unwrap()).collect();
-        assert_eq!(&next[..PATIENT as usize], &[PER; PATIENT as usize], "{backend:?}");
+        assert_eq!(
+            &next[..PATIENT as usize],
+            &[PER; PATIENT as usize],
+            "{backend:?}"
+        );
         assert_eq!(&next[PATIENT as usize..], &hasty_sent[..], "{backend:?}");
     }
 }
