@@ -85,13 +85,14 @@
 //!
 //! A sender that registers while another is registered (and so asleep: the lock is held
 //! from registering until sleeping) skips the barrier. Its re-check may then miss a slot
-//! the consumer freed, but the consumer does not miss the slot: the first of the
-//! registered senders made the barrier, so a slot freed after that barrier is freed while
-//! `registered > 0` and counted, and one freed before it was seen by that sender's own
-//! re-check (which found the ring full: the slot was taken again). The count starts a
-//! wake-up as for any sleeper, and the wake-up is handed on while the slot stays free, so
-//! it reaches the late sender too. In the common case of many blocked producers, only the
-//! first to block pays the system call.
+//! the consumer freed, but the consumer does not miss the slot. The sender that last took
+//! `registered` from 0 made the barrier, and `registered` has not been 0 since (the late
+//! sender registered while another was counted, and is counted itself): a slot freed
+//! after that barrier is freed while the consumer sees `registered > 0`, and is counted;
+//! one freed before it was seen by that sender's own re-check, which found the ring full,
+//! so the slot was taken again. The count starts a wake-up as for any sleeper, and the
+//! wake-up is handed on while a slot stays free, so it reaches the late sender too. With
+//! many blocked producers, only the first to block pays the system call.
 
 use std::cell::Cell;
 use std::time::{Duration, Instant};
