@@ -95,7 +95,8 @@
 //! **The send-wait baton (2026-11-30, second run).** Blocked senders are now woken one at a
 //! time (`src/wait.rs`); M16-M19 were rewritten for that code and M23-M26 added. They were
 //! run against the m8 models only, every model for every mutation (not first-fail), with a
-//! scratch copy per mutation as `run` makes it: M0 passes all five m8 models; M16, M18 and
+//! scratch copy per mutation as `run` makes it, on the final code (where only the first
+//! sender to register makes the heavy barrier): M0 passes all five m8 models; M16, M18 and
 //! M26 fail all five; M17 and M19 fail "sender waits" and "wake-up handed on"; M23 and M24
 //! fail "wake-up handed on" only; M25 fails "receiver drop wakes two senders" only (all by
 //! deadlock). The full `run` was not used for this record: at this commit `m6` fails on the
