@@ -114,6 +114,7 @@ impl Chan {
             value,
             slots.len(),
             || self.ring.len(),
+            || self.ring.is_closed(),
             |value| match self.ring.push(slots, value) {
                 Ok(()) => {
                     self.wake.get().notify();

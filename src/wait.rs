@@ -22,7 +22,7 @@
 //! machine with fewer CPUs than producers puts all of them on the run queue together: the
 //! first to run refills the ring, the others find it full and go back to sleep, and all of
 //! them take CPU time from the consumer on the way. Instead, one wake-up at a time is under
-//! way, passed from sender to sender like a baton, for as long as there is room:
+//! way, passed from sender to sender like a baton, for as long as half the ring is free:
 //!
 //! | state of a sender | meaning | moved by |
 //! |---|---|---|
@@ -50,31 +50,40 @@
 //! every slot a fast consumer frees), nobody is woken at all.
 //!
 //! **How far it goes.** The holder pushes its value, then (`hand_on`) picks the next sleeper
-//! if a slot is still free, or if the consumer called `wake_one` while it held the baton
-//! (`owed`); otherwise the baton is `Free` again. A holder that returns from `send` and
-//! keeps sending refills the ring through `try`-speed pushes, without the lock; the sender
-//! it picked finds the ring full, and the chain ends there, at the cost of one wasted
-//! wake-up. A run of one-shot senders is woken one after another while there is room, as
-//! a broadcast would have woken them all. On a closed ring the holder wakes every sleeper
-//! at once (a broadcast `round`): each has only to return its value.
+//! if half the ring is still free, or if the consumer called `wake_one` while it held the
+//! baton (`owed`); otherwise the baton is `Free` again. A holder that returns from `send`
+//! and keeps sending refills the ring at `try_send` speed, without the lock, and is all
+//! the ring needs; a run of one-shot senders is woken one after another while half the
+//! ring is free. On a closed ring the holder wakes every sleeper at once (a broadcast
+//! `round`): each has only to return its value.
 //!
-//! The price: a sleeper is woken once half the ring is free (or the consumer ran out of
-//! values, or left), not at the first free slot. It sleeps only on a full ring, so half of
-//! it is always there for the consumer to take while the sender sleeps; a `send_timeout`
-//! can expire while fewer than half the slots were free. And there is no fairness among
-//! senders: one that is awake and keeps the ring full keeps the others asleep.
+//! The price: a sender sleeps while half the ring or more is queued, even beside a free
+//! slot, and is woken once half the ring is free (or the consumer ran out of values, or
+//! left), as the consumer sees it every half ring of values it takes. So a producer facing
+//! a consumer slower than itself sleeps through half a ring of values and then refills it
+//! in one go, instead of taking every slot as it frees (which costs it a CPU, spinning or
+//! yielding, and the consumer the cache misses); the consumer always has half a ring to
+//! take while the producer wakes. A `send_timeout` can expire while fewer than half the
+//! slots were free (its last push, at the deadline, still takes a free slot). And there is
+//! no fairness among senders: one that is awake and keeps the ring full keeps the others
+//! asleep.
 //!
 //! **No lost wake-up.** A sender registers (`registered += 1`), runs the heavy side of the
 //! barrier (a `membarrier(2)` system call; only if nobody else is registered, see below),
-//! then tries the ring once more before sleeping. The consumer frees a slot (its store to the stamp), runs the light
-//! side, then loads `registered`. The barrier pair orders each side's store before its
-//! load against the other side, so at least one of them sees the other's store: either the
-//! sender's re-check finds the freed slot (and does not sleep), or the consumer sees
-//! `registered > 0` and counts the slot. The sender holds the lock from registering until
-//! the condition variable releases it, so a `wake_one` that sees it registered comes after
-//! it is asleep, and its `notify_one` wakes a sleeper that finds the baton `Pending` (every
-//! sleeper looks at the baton under the lock before it waits and after it wakes). From then
-//! on the baton is never lost: `wake_one` does not start a second wake-up while one is
+//! then looks at the ring once more (the re-check): if it holds fewer than half a ring of
+//! values the sender pushes, if it is closed the sender returns, otherwise it sleeps. The
+//! consumer frees a slot (its stores to the stamp and `head`), runs the light side, then
+//! loads `registered`. The barrier pair orders each side's store before its load against
+//! the other side, so at least one of them sees the other's store: either the sender's
+//! re-check sees the consumer's pops (and pushes if the ring has drained below half), or
+//! the consumer sees `registered > 0` at that pop and counts the slot. A sender that sleeps
+//! saw half a ring or more still queued after its barrier: the consumer pops those values
+//! after it, sees the registration at each of them, and looks at the room after half a
+//! ring of them. The sender holds the lock from registering until the condition variable
+//! releases it, so a `wake_one` that sees it registered comes after it is asleep, and its
+//! `notify_one` wakes a sleeper that finds the baton `Pending` (every sleeper looks at the
+//! baton under the lock before it waits and after it wakes). From then on the baton is
+//! never lost: `wake_one` does not start a second wake-up while one is
 //! `Pending` (its sender will push and see the room) and, while one is `Held`, records
 //! `owed` under the same lock the holder takes to decide, so either the holder sees the
 //! request or the consumer sees the baton `Free` and starts a new one. A sender that times
@@ -488,14 +497,14 @@ impl SendWait {
     }
 
     /// The holder of the baton has pushed (or found the ring full, or closed): hand the
-    /// wake-up on to the next sleeper if a slot is still free, or the consumer asked for one
-    /// meanwhile (`owed`); on a closed ring, wake every sleeper.
+    /// wake-up on to the next sleeper if half the ring is still free, or the consumer asked
+    /// for one meanwhile (`owed`); on a closed ring, wake every sleeper.
     #[cold]
     fn hand_on(&self, cap: usize, len: impl FnOnce() -> usize, closed: bool) {
         let room = cap.saturating_sub(len());
         let mut w = self.lock();
         debug_assert_eq!(w.baton, Baton::Held);
-        let wanted = closed || w.owed || room > 0;
+        let wanted = closed || w.owed || room >= half(cap);
         w.owed = false;
         w.baton = Baton::Free;
         if !wanted || self.registered.load(Ordering::Relaxed) == 0 {
@@ -520,13 +529,14 @@ impl SendWait {
     }
 
     /// Pushes `value` with `push`, waiting while it reports `Full`, until `deadline`. The
-    /// ring has `cap` slots and holds `len()` values.
+    /// ring has `cap` slots, holds `len()` values, and `closed()` once the receiver is gone.
     pub(crate) fn send_until<T>(
         &self,
         deadline: Option<Instant>,
         value: T,
         cap: usize,
         len: impl Fn() -> usize,
+        closed: impl Fn() -> bool,
         push: impl Fn(T) -> Result<(), PushError<T>>,
     ) -> Result<(), SendTimeoutError<T>> {
         let mut value = match push(value) {
@@ -557,17 +567,26 @@ impl SendWait {
                 // slot is free: no barrier needed.
                 Barrier::heavy();
             }
-            value = match push(value) {
-                Ok(()) => {
-                    self.registered.fetch_sub(1, Ordering::Relaxed);
-                    return Ok(());
-                }
-                Err(PushError::Closed(value)) => {
-                    self.registered.fetch_sub(1, Ordering::Relaxed);
-                    return Err(SendTimeoutError::Disconnected(value));
-                }
-                Err(PushError::Full(value)) => value,
-            };
+            // The re-check. With half a ring of values or more still queued, sleep even
+            // beside a free slot: the consumer takes them after the barrier and so sees the
+            // registration, and the sender is woken once half the ring is free, refilling it
+            // in one go rather than slot by slot.
+            if len() < half(cap) {
+                value = match push(value) {
+                    Ok(()) => {
+                        self.registered.fetch_sub(1, Ordering::Relaxed);
+                        return Ok(());
+                    }
+                    Err(PushError::Closed(value)) => {
+                        self.registered.fetch_sub(1, Ordering::Relaxed);
+                        return Err(SendTimeoutError::Disconnected(value));
+                    }
+                    Err(PushError::Full(value)) => value,
+                };
+            } else if closed() {
+                self.registered.fetch_sub(1, Ordering::Relaxed);
+                return Err(SendTimeoutError::Disconnected(value));
+            }
             let seen = w.round;
             let woken = loop {
                 if w.round != seen {

@@ -1,7 +1,7 @@
 //! The blocking `send` family: `send` waits while the channel is full and completes when
 //! the consumer takes a value; many producers on one slot lose nothing; senders woken one
-//! at a time hand the wake-up on while there is room, and one that times out never strands
-//! the others; a dropped receiver wakes blocked senders with their values; `send_timeout` keeps its deadline, also under a
+//! at a time hand the wake-up on while half the ring is free, and one that times out never
+//! strands the others; a dropped receiver wakes blocked senders with their values; `send_timeout` keeps its deadline, also under a
 //! storm of `EINTR`; a blocked sender sleeps (no CPU); and a signal handler's `try_send` on
 //! a channel full of blocked senders returns `Full` at once.
 //!
@@ -181,12 +181,12 @@ fn sixteen_producers_send_through_one_slot() {
     }
 }
 
-/// Senders are woken one at a time, each waking the next while a slot is free: one-shot
-/// senders blocked on a full ring all complete when the consumer takes half the ring and
-/// then only waits for them (as they would if every sleeper were woken at once).
+/// Senders are woken one at a time, each waking the next while half the ring is free:
+/// one-shot senders blocked on a full ring all complete when the consumer takes what is
+/// queued and then only waits for them (as they would if every sleeper were woken at once).
 #[test]
-fn one_shot_senders_complete_when_the_consumer_takes_half_the_ring_and_waits() {
-    let _wd = watchdog(60, "one_shot_senders_complete_when_the_consumer_takes_half");
+fn one_shot_senders_complete_when_the_consumer_empties_the_ring_and_waits() {
+    let _wd = watchdog(60, "one_shot_senders_complete_when_the_consumer_empties_the_ring");
     const CAP: u64 = 8;
     const SENDERS: u64 = 4;
     for backend in BACKENDS {
@@ -200,7 +200,7 @@ fn one_shot_senders_complete_when_the_consumer_takes_half_the_ring_and_waits() {
                 block_in(move || tx.send(100 + k))
             })
             .collect();
-        let mut got: Vec<u64> = (0..CAP / 2).map(|_| rx.recv().unwrap()).collect();
+        let mut got: Vec<u64> = (0..CAP).map(|_| rx.recv().unwrap()).collect();
         // No further receive until every sender has returned.
         for b in blocked {
             assert_eq!(b.join().0, Ok(()), "{backend:?}");
