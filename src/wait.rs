@@ -57,9 +57,10 @@
 //! ring is free. On a closed ring the holder wakes every sleeper at once (a broadcast
 //! `round`): each has only to return its value.
 //!
-//! The price: a sender sleeps while half the ring or more is queued, even beside a free
-//! slot, and is woken once half the ring is free (or the consumer ran out of values, or
-//! left), as the consumer sees it every half ring of values it takes. So a producer facing
+//! The price: a sender that found the ring full sleeps while less than half of it is free,
+//! even beside a free slot, and is woken once half the ring is free (or the consumer ran
+//! out of values, or left), as the consumer sees it every half ring of values it takes: a
+//! consumer that stops receiving while values are queued may leave it asleep. So a producer facing
 //! a consumer slower than itself sleeps through half a ring of values and then refills it
 //! in one go, instead of taking every slot as it frees (which costs it a CPU, spinning or
 //! yielding, and the consumer the cache misses); the consumer always has half a ring to
@@ -70,16 +71,16 @@
 //!
 //! **No lost wake-up.** A sender registers (`registered += 1`), runs the heavy side of the
 //! barrier (a `membarrier(2)` system call; only if nobody else is registered, see below),
-//! then looks at the ring once more (the re-check): if it holds fewer than half a ring of
-//! values the sender pushes, if it is closed the sender returns, otherwise it sleeps. The
+//! then looks at the ring once more (the re-check): if half the ring or more is free the
+//! sender pushes, if it is closed the sender returns, otherwise it sleeps. The
 //! consumer frees a slot (its stores to the stamp and `head`), runs the light side, then
 //! loads `registered`. The barrier pair orders each side's store before its load against
 //! the other side, so at least one of them sees the other's store: either the sender's
-//! re-check sees the consumer's pops (and pushes if the ring has drained below half), or
-//! the consumer sees `registered > 0` at that pop and counts the slot. A sender that sleeps
-//! saw half a ring or more still queued after its barrier: the consumer pops those values
-//! after it, sees the registration at each of them, and looks at the room after half a
-//! ring of them. The sender holds the lock from registering until the condition variable
+//! re-check sees the consumer's pops (and pushes if half the ring has drained), or the
+//! consumer sees `registered > 0` at that pop and counts the slot. A sender that sleeps saw
+//! more than half the ring (at least one value) still queued after its barrier: the
+//! consumer pops those values after it, sees the registration at each of them, and looks
+//! at the room after half a ring of them. The sender holds the lock from registering until the condition variable
 //! releases it, so a `wake_one` that sees it registered comes after it is asleep, and its
 //! `notify_one` wakes a sleeper that finds the baton `Pending` (every sleeper looks at the
 //! baton under the lock before it waits and after it wakes). From then on the baton is
@@ -567,11 +568,11 @@ impl SendWait {
                 // slot is free: no barrier needed.
                 Barrier::heavy();
             }
-            // The re-check. With half a ring of values or more still queued, sleep even
-            // beside a free slot: the consumer takes them after the barrier and so sees the
+            // The re-check. With less than half the ring free, sleep even beside a free
+            // slot: the values queued are taken after the barrier, so the consumer sees the
             // registration, and the sender is woken once half the ring is free, refilling it
             // in one go rather than slot by slot.
-            if len() < half(cap) {
+            if cap.saturating_sub(len()) >= half(cap) {
                 value = match push(value) {
                     Ok(()) => {
                         self.registered.fetch_sub(1, Ordering::Relaxed);

@@ -90,7 +90,7 @@ fn two_senders_one_freed_slot() {
 /// Senders are woken one at a time: the first woken pushes, and must wake the second (a
 /// slot is still free, or the consumer asked for a wake-up while it held the baton).
 ///
-/// Bound: 3 preemptions (about 116 000 executions, ~17 s): the consumer only takes two
+/// Bound: 3 preemptions (about 200 000 executions, ~40 s): the consumer only takes two
 /// values, so the space is much smaller than the model above.
 #[test]
 fn wake_up_is_handed_on() {
@@ -115,7 +115,7 @@ fn wake_up_is_handed_on() {
 /// Capacity 1, full. Two threads `send` while the receiver is dropped: both return their
 /// value, whatever point of their wait the drop lands on.
 ///
-/// Bound: 3 preemptions (about 32 000 executions, ~7 s).
+/// Bound: 3 preemptions (about 56 000 executions, ~11 s).
 #[test]
 fn receiver_drop_wakes_two_senders() {
     check("m8 receiver drop wakes two senders", Some(3), || {
