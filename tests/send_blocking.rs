@@ -221,8 +221,8 @@ fn senders_timing_out_never_strand_the_others() {
     let _wd = watchdog(120, "senders_timing_out_never_strand_the_others");
     const PATIENT: u64 = 4;
     const HASTY: u64 = 4;
-    const PER: u64 = if cfg!(miri) { 5 } else { 2_000 };
-    const HASTY_TRIES: u64 = if cfg!(miri) { 10 } else { 4_000 };
+    const PER: u64 = if cfg!(miri) { 5 } else { 20_000 };
+    const HASTY_TRIES: u64 = if cfg!(miri) { 10 } else { 40_000 };
     for backend in BACKENDS {
         let (tx, rx) = build::<u64>(1, backend);
         let patient: Vec<_> = (0..PATIENT)
