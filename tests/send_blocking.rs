@@ -186,7 +186,7 @@ fn sixteen_producers_send_through_one_slot() {
 /// queued and then only waits for them (as they would if every sleeper were woken at once).
 #[test]
 fn one_shot_senders_complete_when_the_consumer_empties_the_ring_and_waits() {
-    let _wd = watchdog(60, "one_shot_senders_complete_when_the_consumer_empties_the_ring");
+    let _wd = watchdog(60, "one_shot_senders_complete_when_the_consumer_empties");
     const CAP: u64 = 8;
     const SENDERS: u64 = 4;
     for backend in BACKENDS {
