@@ -376,8 +376,10 @@ pub(crate) struct SendWait {
     /// block, wake or are picked, always under the lock.
     registered: CachePadded<AtomicUsize>,
     /// Values the consumer took while senders were registered, since it last looked at the
-    /// room in the ring. The consumer's own count (only it reads or writes it).
-    freed: AtomicUsize,
+    /// room in the ring. The consumer's own count (only it reads or writes it), on its own
+    /// cache line: with senders asleep the consumer writes it at every value, and the lock
+    /// beside it is the senders'.
+    freed: CachePadded<AtomicUsize>,
     /// Who holds the wake-up, and the broadcast round; see [`Waiting`].
     state: Mutex<Waiting>,
     cond: Condvar,
@@ -429,7 +431,7 @@ impl SendWait {
         pub(crate) fn new() -> Self {
             SendWait {
                 registered: CachePadded::new(AtomicUsize::new(0)),
-                freed: AtomicUsize::new(0),
+                freed: CachePadded::new(AtomicUsize::new(0)),
                 state: Mutex::new(Waiting {
                     round: 0,
                     baton: Baton::Free,
