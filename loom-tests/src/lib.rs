@@ -87,18 +87,19 @@
 //! | M20 the receiver's drop does not wake blocked senders | m8 receiver drop (deadlock; re-run on the final code) |
 //! | M21 `clear_stray_token` re-arms without reading the fd | m9 recv (branch limit: a wait that returns at once forever) |
 //! | M22 `try_recv` does not look again after clearing a stray token | m9 event loop (deadlock: lost wake-up) |
-//! | M23 `wake_one` drops the consumer's request while a woken sender holds the baton (no `owed`) | m8 wake-up handed on (deadlock) |
-//! | M24 the holder hands the wake-up on only when `owed`, not while a slot is free | m8 wake-up handed on (deadlock) |
-//! | M25 a woken sender that finds the ring closed wakes nobody | m8 receiver drop wakes two senders (deadlock) |
-//! | M26 the consumer marks a wake-up `Pending` without `notify_one` | every m8 model (deadlock) |
+//! | M26 `wake_one` drops the consumer's request while a woken sender holds the baton (no `owed`) | m8 wake-up handed on (deadlock) |
+//! | M27 the holder hands the wake-up on only when `owed`, not while half the ring is free | m8 wake-up handed on (deadlock) |
+//! | M28 a woken sender that finds the ring closed wakes nobody | m8 receiver drop wakes two senders (deadlock) |
+//! | M29 the consumer marks a wake-up `Pending` without `notify_one` | every m8 model (deadlock) |
 //!
 //! **The send-wait baton (2026-11-30, second run).** Blocked senders are now woken one at a
-//! time (`src/wait.rs`); M16-M19 were rewritten for that code and M23-M26 added. They were
+//! time (`src/wait.rs`); M16-M19 were rewritten for that code and M26-M29 added (numbered
+//! after the shared channel's M23-M25, which were added meanwhile). They were
 //! run against the m8 models only, every model for every mutation (not first-fail), with a
 //! scratch copy per mutation as `run` makes it, on the final code (where only the first
 //! sender to register makes the heavy barrier): M0 passes all five m8 models; M16, M18 and
-//! M26 fail all five; M17 and M19 fail "sender waits" and "wake-up handed on"; M23 and M24
-//! fail "wake-up handed on" only; M25 fails "receiver drop wakes two senders" only (all by
+//! M29 fail all five; M17 and M19 fail "sender waits" and "wake-up handed on"; M26 and M27
+//! fail "wake-up handed on" only; M28 fails "receiver drop wakes two senders" only (all by
 //! deadlock). The full `run` was not used for this record: at this commit `m6` fails on the
 //! unmodified tree too (loom's branch limit in `sleep_until`'s retry when the modeled fd
 //! times out before `sync::passed` reports the deadline, outside the send wait), so every
