@@ -109,15 +109,20 @@ impl Chan {
         value: T,
         deadline: Option<Instant>,
     ) -> Result<(), SendTimeoutError<T>> {
-        self.send_wait.send_until(deadline, value, |value| {
-            match self.ring.push(slots, value) {
+        self.send_wait.send_until(
+            deadline,
+            value,
+            slots.len(),
+            || self.ring.len(),
+            || self.ring.is_closed(),
+            |value| match self.ring.push(slots, value) {
                 Ok(()) => {
                     self.wake.get().notify();
                     Ok(())
                 }
                 Err(e) => Err(e),
-            }
-        })
+            },
+        )
     }
 
     /// A new sender handle. Async-signal-safe.
@@ -197,7 +202,9 @@ impl<T> Source<T> for Consumer<'_, T> {
         // channel's only consumer: it is neither `Clone` nor `Sync`, and its methods are
         // documented as not callable from signal handlers, so no two pops overlap.
         let value = unsafe { self.chan.ring.pop(self.slots) }?;
-        self.chan.send_wait.slot_freed(self.slots.len());
+        self.chan
+            .send_wait
+            .slot_freed(self.slots.len(), || self.chan.ring.len());
         Some(value)
     }
 

@@ -74,6 +74,16 @@ pub(crate) const BUSY_SPINS: u32 = 64;
 #[cfg(sigring_loom)]
 pub(crate) const BUSY_SPINS: u32 = 1;
 
+/// How often a `send` that found the channel full looks again, one pause apart, before
+/// it registers to sleep: about a microsecond, less than a value takes a consumer that
+/// does real work (see `wait.rs`).
+#[cfg(not(sigring_loom))]
+pub(crate) const SEND_SPINS: u32 = 16;
+/// Under loom: no look before registering (like [`Backoff`], a shorter path to the sleep
+/// the models cover).
+#[cfg(sigring_loom)]
+pub(crate) const SEND_SPINS: u32 = 0;
+
 /// One step of a spin that waits for another thread. Never called on a producer path.
 #[inline(always)]
 pub(crate) fn spin_loop() {

@@ -14,54 +14,95 @@
 //!
 //! # Blocked senders
 //!
-//! `send` on a full channel spins briefly (crossbeam's `Backoff`), then sleeps on a condition
-//! variable until the consumer frees a slot, the receiver goes, or the deadline passes.
-//! `try_send` and signal handlers never come here.
+//! `send` on a full channel looks again a few times, a pause apart (about a microsecond:
+//! `sync::SEND_SPINS`), then sleeps on a condition variable until it is woken, the receiver
+//! goes, or the deadline passes. `try_send` and signal handlers never come here.
+//!
+//! Senders are woken **one at a time**. Waking every sleeper at once (a broadcast) on a
+//! machine with fewer CPUs than producers puts all of them on the run queue together: the
+//! first to run refills the ring, the others find it full and go back to sleep, and all of
+//! them take CPU time from the consumer on the way. Instead, one wake-up at a time is under
+//! way, passed from sender to sender like a baton, for as long as half the ring is free:
 //!
 //! | state of a sender | meaning | moved by |
 //! |---|---|---|
-//! | trying | pushing; not counted in `registered` | itself |
-//! | registered | counted in `registered`, holds the lock, re-checks the ring | itself (`fetch_add` under the lock) |
-//! | asleep | waits on the condition variable for `round` to change | the consumer: `round += 1` and `registered = 0` under the lock, then `notify_all` |
-//! | timed out | leaves; takes itself out of `registered` if no round has counted it out | itself, under the lock |
+//! | trying | pushing, then a short spin; not counted in `registered` | itself |
+//! | registered | counted in `registered` (`+= 1` under the lock), barrier, re-checks the ring | itself |
+//! | asleep | waits on the condition variable for the baton or a broadcast `round` | (a spurious wake-up, or its deadline, only makes it look again) |
+//! | picked | out of `registered`, the baton `Pending`: any sleeper that sees it takes it | the consumer, or the previous holder (`registered -= 1` under the lock, then `notify_one`) |
+//! | holder | took the baton (`Held`), pushes, then hands it on or sets it `Free` | itself |
+//! | timed out | leaves, out of `registered` (or, if the baton is `Pending`, takes it first and leaves as its holder) | itself, under the lock |
 //!
-//! The consumer, after every value it takes (`slot_freed`), runs the light side of an
-//! asymmetric barrier (`sync::Barrier`: a compiler barrier when the kernel offers
-//! `membarrier(2)`) and loads `registered`; only if it is non-zero does it count the value,
-//! and once half the ring has been freed since the last round it takes the lock and wakes
-//! every sleeper. So when nobody waits a received value costs one relaxed load, and when
-//! senders do wait, one round (a lock and a `notify_all`) serves half a ring of values,
-//! not one: with many producers on few CPUs, waking all of them for every value would keep
-//! the scheduler busy with threads that find the ring full again. The consumer also runs a
-//! round, whatever it counted, when it finds the ring empty or busy (`wake_if_waiting`,
-//! from `prepare_wait`) and when it goes away.
+//! | baton | meaning | next |
+//! |---|---|---|
+//! | `Free` | no wake-up under way | `Pending`: the consumer's `wake_one`, if anyone is registered |
+//! | `Pending` | one sender signalled, not yet awake | `Held`: the first sleeper to look (the consumer's `wake_one` leaves it alone: that sender will find the room) |
+//! | `Held` | a woken sender is pushing | `Pending` (handed on) or `Free`; the consumer's `wake_one` sets `owed` |
 //!
-//! Only the first sender to register makes the heavy side of the barrier (a
-//! `membarrier(2)` system call): while others are registered, and so asleep (the lock is
-//! held from registering until sleeping), a round is owed to them anyway, and it wakes
-//! every sender registered by then.
+//! **When a wake-up starts.** The consumer, after every value it takes (`slot_freed`), runs
+//! the light side of an asymmetric barrier (`sync::Barrier`: a compiler barrier when the
+//! kernel offers `membarrier(2)`) and loads `registered`; only if it is non-zero does it
+//! count the value. Every half ring of counted values it reads the ring's length, and if
+//! half the ring is free it calls `wake_one`. It also calls `wake_one`, whatever it counted,
+//! when it finds the ring empty or busy (`wake_if_waiting`, from `prepare_wait`) and when
+//! it goes away. So when nobody waits a received value costs one relaxed load; when senders
+//! wait but the ones awake keep the ring more than half full (a producer that spins catches
+//! every slot a fast consumer frees), nobody is woken at all.
 //!
-//! The price: a blocked sender is woken when half the ring is free (or the consumer ran
-//! out of values, or left), not at the first free slot. It sleeps only on a full ring, so
-//! half of it is always there for the consumer to take while the sender sleeps; a
-//! `send_timeout` can expire while fewer than half the slots were free.
+//! **How far it goes.** The holder pushes its value, then (`hand_on`) picks the next sleeper
+//! if half the ring is still free, or if the consumer called `wake_one` while it held the
+//! baton (`owed`); otherwise the baton is `Free` again. A holder that returns from `send`
+//! and keeps sending refills the ring at `try_send` speed, without the lock, and is all
+//! the ring needs; a run of one-shot senders is woken one after another while half the
+//! ring is free. On a closed ring the holder wakes every sleeper at once (a broadcast
+//! `round`): each has only to return its value.
+//!
+//! The price: a sender that found the ring full sleeps while less than half of it is free,
+//! even beside a free slot, and is woken once half the ring is free (or the consumer ran
+//! out of values, or left), as the consumer sees it every half ring of values it takes: a
+//! consumer that stops receiving while values are queued may leave it asleep. So a producer facing
+//! a consumer slower than itself sleeps through half a ring of values and then refills it
+//! in one go, instead of taking every slot as it frees (which costs it a CPU, spinning or
+//! yielding, and the consumer the cache misses); the consumer always has half a ring to
+//! take while the producer wakes. A `send_timeout` can expire while fewer than half the
+//! slots were free (its last push, at the deadline, still takes a free slot). And there is
+//! no fairness among senders: one that is awake and keeps the ring full keeps the others
+//! asleep.
 //!
 //! **No lost wake-up.** A sender registers (`registered += 1`), runs the heavy side of the
-//! barrier, then tries the ring once more before sleeping. The consumer frees a slot (its
-//! store to the stamp), runs the light side, then loads `registered`. The barrier pair
-//! orders each side's store before its load against the other side, so at least one of
-//! them sees the other's store: either the sender's re-check finds the freed slot (and
-//! does not sleep), or the consumer sees `registered > 0` and takes the lock. The sender
-//! holds the lock from registering until the condition variable releases it, so the
-//! consumer's wake-up round comes after the sender is asleep and wakes it. A receiver
-//! that goes away closes the ring (an RMW of `tail`, the store of this argument) and then
-//! does the same as after a freed slot, so sleeping senders wake, see the ring closed and
-//! return their value.
+//! barrier (a `membarrier(2)` system call; only if nobody else is registered, see below),
+//! then looks at the ring once more (the re-check): if half the ring or more is free the
+//! sender pushes, if it is closed the sender returns, otherwise it sleeps. The
+//! consumer frees a slot (its stores to the stamp and `head`), runs the light side, then
+//! loads `registered`. The barrier pair orders each side's store before its load against
+//! the other side, so at least one of them sees the other's store: either the sender's
+//! re-check sees the consumer's pops (and pushes if half the ring has drained), or the
+//! consumer sees `registered > 0` at that pop and counts the slot. A sender that sleeps saw
+//! more than half the ring (at least one value) still queued after its barrier: the
+//! consumer pops those values after it, sees the registration at each of them, and looks
+//! at the room after half a ring of them. The sender holds the lock from registering until the condition variable
+//! releases it, so a `wake_one` that sees it registered comes after it is asleep, and its
+//! `notify_one` wakes a sleeper that finds the baton `Pending` (every sleeper looks at the
+//! baton under the lock before it waits and after it wakes). From then on the baton is
+//! never lost: `wake_one` does not start a second wake-up while one is
+//! `Pending` (its sender will push and see the room) and, while one is `Held`, records
+//! `owed` under the same lock the holder takes to decide, so either the holder sees the
+//! request or the consumer sees the baton `Free` and starts a new one. A sender that times
+//! out while the baton is `Pending` takes it, makes its last push, and hands it on like any
+//! holder: a wake-up meant for a slot is never taken away by a sender that leaves. A
+//! receiver that goes away closes the ring (an RMW of `tail`, the store of this argument)
+//! and calls `wake_one`; the sender it wakes sees the ring closed and wakes every sleeper.
 //!
-//! Wake-ups are broadcast (every sleeper wakes and retries): a woken sender that finds the
-//! ring full again (another sender, or a handler's `try_send`, took the slot) registers
-//! again. A broadcast never leaves a sender asleep beside a free slot, which waking only
-//! one could (a sender woken at its deadline would take the wake-up with it).
+//! A sender that registers while another is registered (and so asleep: the lock is held
+//! from registering until sleeping) skips the barrier. Its re-check may then miss a slot
+//! the consumer freed, but the consumer does not miss the slot. The sender that last took
+//! `registered` from 0 made the barrier, and `registered` has not been 0 since (the late
+//! sender registered while another was counted, and is counted itself): a slot freed
+//! after that barrier is freed while the consumer sees `registered > 0`, and is counted;
+//! one freed before it was seen by that sender's own re-check, which found the ring full,
+//! so the slot was taken again. The count starts a wake-up as for any sleeper, and the
+//! wake-up is handed on while a slot stays free, so it reaches the late sender too. With
+//! many blocked producers, only the first to block pays the system call.
 
 use std::cell::Cell;
 use std::time::{Duration, Instant};
@@ -331,15 +372,59 @@ enum Spin<T> {
 /// Senders blocked in `send` on a full channel; see the module docs.
 #[derive(Debug)]
 pub(crate) struct SendWait {
-    /// Senders registered and not yet counted out by a wake-up round. Read by the consumer
-    /// after every value it takes: its own cache line, written only when senders block.
+    /// Senders asleep (or about to sleep: they hold the lock) and not picked. Read by the
+    /// consumer after every value it takes: its own cache line, written only when senders
+    /// block, wake or are picked, always under the lock.
     registered: CachePadded<AtomicUsize>,
-    /// Values the consumer took since the last round while senders were registered. The
-    /// consumer's own count (only it reads or writes it).
-    freed: AtomicUsize,
-    /// The wake-up round: bumped by every round; a sleeper waits for it to change.
-    round: Mutex<u64>,
+    /// Values the consumer took while senders were registered, since it last looked at the
+    /// room in the ring. The consumer's own count (only it reads or writes it), on its own
+    /// cache line: with senders asleep the consumer writes it at every value, and the lock
+    /// beside it is the senders'.
+    freed: CachePadded<AtomicUsize>,
+    /// Who holds the wake-up, and the broadcast round; see [`Waiting`].
+    state: Mutex<Waiting>,
     cond: Condvar,
+}
+
+/// The senders' shared state, under `SendWait::state`.
+#[derive(Debug)]
+struct Waiting {
+    /// Bumped by a broadcast (the ring closed): every sleeper then wakes and retries.
+    round: u64,
+    /// The one wake-up that is under way, if any.
+    baton: Baton,
+    /// The consumer wanted to wake a sender while the baton was held: its holder hands it
+    /// on even if it finds no free slot (see [`SendWait::hand_on`]).
+    owed: bool,
+}
+
+/// Where the one wake-up under way is (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Baton {
+    /// None under way.
+    Free,
+    /// One sleeper has been signalled (and taken out of `registered`); the first sleeper
+    /// to see it takes it.
+    Pending,
+    /// A woken sender took it, pushes, and then hands it on or frees it.
+    Held,
+}
+
+/// How a sleeping sender's wait ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Woken {
+    /// A broadcast round.
+    Round,
+    /// It took the baton.
+    Picked,
+    /// Its deadline passed (it took itself out of `registered`).
+    TimedOut,
+}
+
+/// Half the ring, at least one slot: the room at which a sleeper is woken.
+#[inline(always)]
+fn half(cap: usize) -> usize {
+    (cap / 2).max(1)
 }
 
 impl SendWait {
@@ -347,71 +432,115 @@ impl SendWait {
         pub(crate) fn new() -> Self {
             SendWait {
                 registered: CachePadded::new(AtomicUsize::new(0)),
-                freed: AtomicUsize::new(0),
-                round: Mutex::new(0),
+                freed: CachePadded::new(AtomicUsize::new(0)),
+                state: Mutex::new(Waiting {
+                    round: 0,
+                    baton: Baton::Free,
+                    owed: false,
+                }),
                 cond: Condvar::new(),
             }
         }
     }
 
     /// The consumer took a value from a ring of `cap` slots (its store freeing the slot
-    /// comes before this call). When senders are registered, they are woken once half the
-    /// ring has been freed since the last round: one round then serves many values
-    /// instead of one, and a sender woken finds room for a burst. A ring of capacity 1
-    /// wakes them at every value.
+    /// comes before this call); `len` tells how many values the ring holds now. When
+    /// senders are registered, every half ring of values it looks at the room, and wakes
+    /// one sender if half the ring is free and no wake-up is under way.
     #[inline(always)]
-    pub(crate) fn slot_freed(&self, cap: usize) {
+    pub(crate) fn slot_freed(&self, cap: usize, len: impl FnOnce() -> usize) {
         Barrier::light();
         if self.registered.load(Ordering::Relaxed) != 0 {
-            self.freed_while_waited(cap);
+            self.freed_while_waited(cap, len);
         }
     }
 
     #[cold]
-    fn freed_while_waited(&self, cap: usize) {
+    fn freed_while_waited(&self, cap: usize, len: impl FnOnce() -> usize) {
         let freed = self.freed.load(Ordering::Relaxed).saturating_add(1);
-        if freed >= (cap / 2).max(1) {
-            self.freed.store(0, Ordering::Relaxed);
-            self.wake_all();
-        } else {
+        if freed < half(cap) {
             self.freed.store(freed, Ordering::Relaxed);
+            return;
+        }
+        self.freed.store(0, Ordering::Relaxed);
+        if cap.saturating_sub(len()) >= half(cap) {
+            self.wake_one();
         }
     }
 
-    /// The consumer found the ring empty (or busy), or closed it: wake sleeping senders now,
-    /// if there are any, however few values were taken since the last round. The caller's
-    /// store (the `rmw_tail` that found nothing, the closing `fetch_or`) comes before.
+    /// The consumer found the ring empty (or busy), or closed it: wake a sleeping sender
+    /// now, if there is one and no wake-up is under way. The caller's store (the
+    /// `rmw_tail` that found nothing, the closing `fetch_or`) comes before.
     pub(crate) fn wake_if_waiting(&self) {
         Barrier::light();
         if self.registered.load(Ordering::Relaxed) != 0 {
             self.freed.store(0, Ordering::Relaxed);
-            self.wake_all();
+            self.wake_one();
         }
     }
 
-    /// One wake-up round: every registered sender is counted out and woken. With nobody
-    /// registered (checked under the lock, which every sender holds from registering until
-    /// it sleeps) nobody sleeps, and there is no round.
+    /// Starts a wake-up if none is under way: one registered sender is counted out and
+    /// signalled. If a woken sender holds the baton, it is told to hand it on.
     #[cold]
-    fn wake_all(&self) {
-        let mut round = self.lock();
-        if self.registered.swap(0, Ordering::Relaxed) != 0 {
-            *round = round.wrapping_add(1);
-            drop(round);
-            self.cond.notify_all();
+    fn wake_one(&self) {
+        let mut w = self.lock();
+        if self.registered.load(Ordering::Relaxed) == 0 {
+            return;
+        }
+        match w.baton {
+            Baton::Free => {
+                self.registered.fetch_sub(1, Ordering::Relaxed);
+                w.baton = Baton::Pending;
+                drop(w);
+                self.cond.notify_one();
+            }
+            // The sender to be woken has yet to push: it finds the room.
+            Baton::Pending => {}
+            Baton::Held => w.owed = true,
         }
     }
 
-    fn lock(&self) -> sync::MutexGuard<'_, u64> {
-        // Nothing panics while holding the lock; a poisoned lock is still consistent.
-        self.round.lock().unwrap_or_else(|e| e.into_inner())
+    /// The holder of the baton has pushed (or found the ring full, or closed): hand the
+    /// wake-up on to the next sleeper if half the ring is still free, or the consumer asked
+    /// for one meanwhile (`owed`); on a closed ring, wake every sleeper.
+    #[cold]
+    fn hand_on(&self, cap: usize, len: impl FnOnce() -> usize, closed: bool) {
+        let room = cap.saturating_sub(len());
+        let mut w = self.lock();
+        debug_assert_eq!(w.baton, Baton::Held);
+        let wanted = closed || w.owed || room >= half(cap);
+        w.owed = false;
+        w.baton = Baton::Free;
+        if !wanted || self.registered.load(Ordering::Relaxed) == 0 {
+            return;
+        }
+        if closed {
+            self.registered.store(0, Ordering::Relaxed);
+            w.round = w.round.wrapping_add(1);
+            drop(w);
+            self.cond.notify_all();
+        } else {
+            self.registered.fetch_sub(1, Ordering::Relaxed);
+            w.baton = Baton::Pending;
+            drop(w);
+            self.cond.notify_one();
+        }
     }
 
-    /// Pushes `value` with `push`, waiting while it reports `Full`, until `deadline`.
+    fn lock(&self) -> sync::MutexGuard<'_, Waiting> {
+        // Nothing panics while holding the lock; a poisoned lock is still consistent.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Pushes `value` with `push`, waiting while it reports `Full`, until `deadline`. The
+    /// ring has `cap` slots, holds `len()` values, and `closed()` once the receiver is gone.
     pub(crate) fn send_until<T>(
         &self,
         deadline: Option<Instant>,
         value: T,
+        cap: usize,
+        len: impl Fn() -> usize,
+        closed: impl Fn() -> bool,
         push: impl Fn(T) -> Result<(), PushError<T>>,
     ) -> Result<(), SendTimeoutError<T>> {
         let mut value = match push(value) {
@@ -419,11 +548,12 @@ impl SendWait {
             Err(PushError::Closed(value)) => return Err(SendTimeoutError::Disconnected(value)),
             Err(PushError::Full(value)) => value,
         };
-        // A short spin first: a consumer that is keeping up frees a slot within
-        // microseconds, much sooner than a sleep and a wake-up take.
-        let backoff = Backoff::new();
-        while !backoff.is_completed() && !sync::passed(deadline) {
-            backoff.snooze();
+        // A short spin first: a consumer that is keeping up frees a slot within a few
+        // hundred nanoseconds, much sooner than a sleep and a wake-up take. One that is
+        // slower is not waited for (spinning or yielding for it would cost a CPU per
+        // producer): the sender sleeps until half the ring is free.
+        for _ in 0..sync::SEND_SPINS {
+            sync::spin_loop();
             value = match push(value) {
                 Ok(()) => return Ok(()),
                 Err(PushError::Closed(value)) => return Err(SendTimeoutError::Disconnected(value)),
@@ -431,64 +561,74 @@ impl SendWait {
             };
         }
         loop {
-            let mut round = self.lock();
+            let mut w = self.lock();
             let others = self.registered.fetch_add(1, Ordering::Relaxed);
             if others == 0 {
                 // Orders the registration before the re-check below, against the
                 // consumer's freeing store and its load of `registered` (see the module
-                // docs). With others registered (and, since we hold the lock, asleep), the
-                // consumer's next round wakes them and us with them: no barrier needed.
+                // docs). With others registered, the consumer counts every slot it frees
+                // while we sleep anyway, and the wake-up it starts is handed on while a
+                // slot is free: no barrier needed.
                 Barrier::heavy();
             }
-            value = match push(value) {
-                Ok(()) => {
-                    self.unregister(&round, *round);
-                    return Ok(());
+            // The re-check. With less than half the ring free, sleep even beside a free
+            // slot: the values queued are taken after the barrier, so the consumer sees the
+            // registration, and the sender is woken once half the ring is free, refilling it
+            // in one go rather than slot by slot.
+            if cap.saturating_sub(len()) >= half(cap) {
+                value = match push(value) {
+                    Ok(()) => {
+                        self.registered.fetch_sub(1, Ordering::Relaxed);
+                        return Ok(());
+                    }
+                    Err(PushError::Closed(value)) => {
+                        self.registered.fetch_sub(1, Ordering::Relaxed);
+                        return Err(SendTimeoutError::Disconnected(value));
+                    }
+                    Err(PushError::Full(value)) => value,
+                };
+            } else if closed() {
+                self.registered.fetch_sub(1, Ordering::Relaxed);
+                return Err(SendTimeoutError::Disconnected(value));
+            }
+            let seen = w.round;
+            let woken = loop {
+                if w.round != seen {
+                    break Woken::Round;
                 }
-                Err(PushError::Closed(value)) => {
-                    self.unregister(&round, *round);
-                    return Err(SendTimeoutError::Disconnected(value));
+                if w.baton == Baton::Pending {
+                    w.baton = Baton::Held;
+                    break Woken::Picked;
                 }
-                Err(PushError::Full(value)) => value,
-            };
-            let seen = *round;
-            while *round == seen {
                 if sync::passed(deadline) {
-                    self.unregister(&round, seen);
-                    drop(round);
-                    // The last look: a slot may have freed just as the time ran out.
-                    return match push(value) {
-                        Ok(()) => Ok(()),
-                        Err(PushError::Closed(v)) => Err(SendTimeoutError::Disconnected(v)),
-                        Err(PushError::Full(v)) => Err(SendTimeoutError::Timeout(v)),
-                    };
+                    self.registered.fetch_sub(1, Ordering::Relaxed);
+                    break Woken::TimedOut;
                 }
-                round = match deadline {
-                    None => self.cond.wait(round).unwrap_or_else(|e| e.into_inner()),
+                w = match deadline {
+                    None => self.cond.wait(w).unwrap_or_else(|e| e.into_inner()),
                     Some(d) => {
                         let left = d.saturating_duration_since(Instant::now());
-                        match self.cond.wait_timeout(round, left) {
+                        match self.cond.wait_timeout(w, left) {
                             Ok((guard, _)) => guard,
                             Err(e) => e.into_inner().0,
                         }
                     }
                 };
+            };
+            drop(w);
+            let pushed = push(value);
+            if woken == Woken::Picked {
+                let closed = matches!(pushed, Err(PushError::Closed(_)));
+                self.hand_on(cap, &len, closed);
             }
-            drop(round);
-            // Woken by a round: try again, and register again if the ring is full.
-            value = match push(value) {
+            value = match pushed {
                 Ok(()) => return Ok(()),
                 Err(PushError::Closed(value)) => return Err(SendTimeoutError::Disconnected(value)),
                 Err(PushError::Full(value)) => value,
             };
-        }
-    }
-
-    /// A registered sender leaves without being counted out by a round (`round` is still
-    /// `seen`): take it out of `registered`. Under the lock.
-    fn unregister(&self, round: &sync::MutexGuard<'_, u64>, seen: u64) {
-        if **round == seen {
-            self.registered.fetch_sub(1, Ordering::Relaxed);
+            if woken == Woken::TimedOut || sync::passed(deadline) {
+                return Err(SendTimeoutError::Timeout(value));
+            }
         }
     }
 }

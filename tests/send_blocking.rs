@@ -1,6 +1,7 @@
 //! The blocking `send` family: `send` waits while the channel is full and completes when
-//! the consumer takes a value; many producers on one slot lose nothing; a dropped receiver
-//! wakes blocked senders with their values; `send_timeout` keeps its deadline, also under a
+//! the consumer takes a value; many producers on one slot lose nothing; senders woken one
+//! at a time hand the wake-up on while half the ring is free, and one that times out never
+//! strands the others; a dropped receiver wakes blocked senders with their values; `send_timeout` keeps its deadline, also under a
 //! storm of `EINTR`; a blocked sender sleeps (no CPU); and a signal handler's `try_send` on
 //! a channel full of blocked senders returns `Full` at once.
 //!
@@ -177,6 +178,98 @@ fn sixteen_producers_send_through_one_slot() {
             start.elapsed(),
             rx.wakeups()
         );
+    }
+}
+
+/// Senders are woken one at a time, each waking the next while half the ring is free:
+/// one-shot senders blocked on a full ring all complete when the consumer takes what is
+/// queued and then only waits for them (as they would if every sleeper were woken at once).
+#[test]
+fn one_shot_senders_complete_when_the_consumer_empties_the_ring_and_waits() {
+    let _wd = watchdog(60, "one_shot_senders_complete_when_the_consumer_empties");
+    const CAP: u64 = 8;
+    const SENDERS: u64 = 4;
+    for backend in BACKENDS {
+        let (tx, rx) = build::<u64>(CAP as usize, backend);
+        for i in 0..CAP {
+            tx.try_send(i).unwrap();
+        }
+        let blocked: Vec<_> = (0..SENDERS)
+            .map(|k| {
+                let tx = tx.clone();
+                block_in(move || tx.send(100 + k))
+            })
+            .collect();
+        let mut got: Vec<u64> = (0..CAP).map(|_| rx.recv().unwrap()).collect();
+        // No further receive until every sender has returned.
+        for b in blocked {
+            assert_eq!(b.join().0, Ok(()), "{backend:?}");
+        }
+        drop(tx);
+        got.extend(rx.iter());
+        got.sort_unstable();
+        let want: Vec<u64> = (0..CAP).chain(100..100 + SENDERS).collect();
+        assert_eq!(got, want, "{backend:?}");
+    }
+}
+
+/// A sender whose deadline passes just as it is picked to wake must not take the wake-up
+/// away from the sleepers beside it: with senders that keep timing out mixed among senders
+/// without a deadline on one slot, every value of the latter arrives, in order.
+#[test]
+fn senders_timing_out_never_strand_the_others() {
+    let _wd = watchdog(120, "senders_timing_out_never_strand_the_others");
+    const PATIENT: u64 = 4;
+    const HASTY: u64 = 4;
+    const PER: u64 = if cfg!(miri) { 5 } else { 20_000 };
+    const HASTY_TRIES: u64 = if cfg!(miri) { 10 } else { 40_000 };
+    for backend in BACKENDS {
+        let (tx, rx) = build::<u64>(1, backend);
+        let patient: Vec<_> = (0..PATIENT)
+            .map(|p| {
+                let tx = tx.clone();
+                thread::spawn(move || {
+                    for i in 0..PER {
+                        tx.send(p << 32 | i).unwrap();
+                    }
+                })
+            })
+            .collect();
+        let hasty: Vec<_> = (PATIENT..PATIENT + HASTY)
+            .map(|p| {
+                let tx = tx.clone();
+                thread::spawn(move || {
+                    let mut sent = 0u64;
+                    for _ in 0..HASTY_TRIES {
+                        // Deadlines from "already passed" to a few microseconds.
+                        let timeout = Duration::from_micros(sent % 8);
+                        match tx.send_timeout(p << 32 | sent, timeout) {
+                            Ok(()) => sent += 1,
+                            Err(e) => assert!(e.is_timeout()),
+                        }
+                    }
+                    sent
+                })
+            })
+            .collect();
+        drop(tx);
+        let mut next = [0u64; (PATIENT + HASTY) as usize];
+        for v in rx.iter() {
+            let (p, i) = ((v >> 32) as usize, v & 0xffff_ffff);
+            assert!(p < next.len(), "{backend:?}: garbage value {v:#x}");
+            assert_eq!(i, next[p], "{backend:?}: producer {p} out of order");
+            next[p] += 1;
+        }
+        for t in patient {
+            t.join().unwrap();
+        }
+        let hasty_sent: Vec<u64> = hasty.into_iter().map(|t| t.join().unwrap()).collect();
+        assert_eq!(
+            &next[..PATIENT as usize],
+            &[PER; PATIENT as usize],
+            "{backend:?}"
+        );
+        assert_eq!(&next[PATIENT as usize..], &hasty_sent[..], "{backend:?}");
     }
 }
 

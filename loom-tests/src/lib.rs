@@ -19,7 +19,7 @@
 //! | `m5_disconnect.rs`                | disconnection racing sends and receives: each value received or dropped exactly once (loom leak checking) |
 //! | `m6_recv_timeout.rs`              | a timeout racing a push: the value is returned or still queued |
 //! | `m7_handler_interrupts_push.rs`   | a push from a "signal handler" while another push has claimed but not published its slot |
-//! | `m8_send_wait.rs`                 | blocked senders: no lost wake-up when the consumer frees a slot; the receiver's drop wakes them; two senders, one slot |
+//! | `m8_send_wait.rs`                 | blocked senders: no lost wake-up when the consumer frees a slot; the receiver's drop wakes one, and two; two senders, one slot; the wake-up handed on from the sender woken to the next |
 //! | `m9_stray_token.rs`               | a token the protocol did not write: `recv` and an event loop pay at most one wasted turn and still get a concurrent value |
 //! | `m10_queries_and_consumer_interrupted.rs` | `len`/`is_full` stay within bounds while values move; a push interrupting the consumer's own `try_recv` |
 //! | `m11_shared_dead_sender.rs`       | the shared channel: a sender process dying between claim and publish costs only that slot (skipped, counted in `lost`); a value published just before death arrives; a live sender's claim is never skipped; a dead sender's lane is handed on only drained |
@@ -28,7 +28,7 @@
 //!
 //! The models run the real ring, wake and send-wait code. What `sync.rs` changes under loom:
 //! the receiver's spin policy never spins (`spin.rs`: it depends on the clock), the
-//! senders' short backoff is complete at once (`sync::Backoff`), a consumer looks at a busy
+//! senders' short spin before sleeping is skipped (`sync::SEND_SPINS`), a consumer looks at a busy
 //! slot once instead of 64 times (`sync::BUSY_SPINS`), deadlines never pass
 //! (`sync::passed`), and the asymmetric barrier is two `SeqCst` fences (in the shipped
 //! build the heavy side may be `membarrier(2)`, which loom cannot model; the fences are the
@@ -44,7 +44,7 @@
 //! the consumer yields and looks again while a slot is claimed but not yet published,
 //! which makes their unbounded space infinite.
 //!
-//! Budget: the whole run (21 models; m11 adds about 6 s) takes about 10 minutes on the 2-core CI machine,
+//! Budget: the whole run (23 models; m11 adds about 20 s) takes about 10 minutes on the 2-core CI machine,
 //! most of it in m4 (the event loop, about 1.1 million executions), m2 and m1.
 //!
 //! # The models have teeth
@@ -81,16 +81,39 @@
 //! | M13 `drain` leaks what is queued | m5 receiver drop (a value dropped 0 times) |
 //! | M14 the last sender closes without notifying | m5 last sender (deadlock) |
 //! | M15 `disarm` by plain store instead of CAS | m3 no-lost-wakeup (second token) |
-//! | M16 `send`: no re-check of the ring after registering | m8 sender waits (deadlock: lost wake-up) |
-//! | M17 the consumer's side of the barrier removed | m8 sender waits (deadlock: store-load reordering) |
-//! | M18 the sender's side of the barrier removed | m8 sender waits (deadlock) |
-//! | M19 a freed slot never wakes sleeping senders | m8 sender waits (deadlock) |
+//! | M16 `send`: no re-check of the ring after registering | m8 sender waits (deadlock: lost wake-up; the baton code: every m8 model) |
+//! | M17 the consumer's side of the barrier removed | m8 sender waits (deadlock: store-load reordering; the baton code: also wake-up handed on) |
+//! | M18 the sender's side of the barrier removed | m8 sender waits (deadlock; the baton code: every m8 model) |
+//! | M19 a freed slot never starts a wake-up | m8 sender waits (deadlock; the baton code: also wake-up handed on) |
 //! | M20 the receiver's drop does not wake blocked senders | m8 receiver drop (deadlock; re-run on the final code) |
 //! | M21 `clear_stray_token` re-arms without reading the fd | m9 recv (branch limit: a wait that returns at once forever) |
 //! | M22 `try_recv` does not look again after clearing a stray token | m9 event loop (deadlock: lost wake-up) |
 //! | M23 shared recovery skips a dead sender's slot without looking at it again | m11 published then died (the value is skipped); also m11 lane reuse |
 //! | M24 shared sweep frees a dead sender's lane on a stale "drained" | m11 lane reuse (branch limit: the new owner's value waits forever behind the dead claim) |
 //! | M25 shared recovery skips a claim without asking whether its process lives | m11 published then died, m11 lane reuse (a live sender's value skipped) |
+//! | M26 `wake_one` drops the consumer's request while a woken sender holds the baton (no `owed`) | m8 wake-up handed on (deadlock) |
+//! | M27 the holder hands the wake-up on only when `owed`, not while half the ring is free | m8 wake-up handed on (deadlock) |
+//! | M28 a woken sender that finds the ring closed wakes nobody | m8 receiver drop wakes two senders (deadlock) |
+//! | M29 the consumer marks a wake-up `Pending` without `notify_one` | every m8 model (deadlock) |
+//!
+//! **The send-wait baton (2026-11-30, second run).** Blocked senders are now woken one at a
+//! time (`src/wait.rs`); M16-M19 were rewritten for that code and M26-M29 added (numbered
+//! after the shared channel's M23-M25, which were added meanwhile). They were
+//! run against the m8 models only, every model for every mutation (not first-fail), with a
+//! scratch copy per mutation as `run` makes it, on the final code (where only the first
+//! sender to register makes the heavy barrier): M0 passes all five m8 models; M16, M18 and
+//! M29 fail all five; M17 and M19 fail "sender waits" and "wake-up handed on"; M26 and M27
+//! fail "wake-up handed on" only; M28 fails "receiver drop wakes two senders" only (all by
+//! deadlock). The full `run` was not used for this record: at that commit `m6` failed on the
+//! unmodified tree too (loom's branch limit in `sleep_until`'s retry when the modeled fd
+//! timed out before `sync::passed` reported the deadline, outside the send wait; fixed
+//! since: only the shared channel's watchdog retries), so every mutation would have stopped
+//! at m6. One more breakage cannot be a loom mutation, since loom has no
+//! clock: a sender whose deadline has passed leaving without taking a `Pending` baton (its
+//! deadline checked before the baton). Applied by hand to the final code, it makes
+//! `tests/send_blocking.rs`'s `senders_timing_out_never_strand_the_others` hang until its
+//! watchdog aborts in two runs of three (a race: the test catches it often, not always);
+//! unmodified, the test passes (about 2 s).
 //!
 //! M23-M25 (2026-11-30, the shared channel) were run against both m11 models by hand (a
 //! scratch copy per mutation, as `run` does); m11 found two real bugs before they were

@@ -6,11 +6,16 @@
 //!   takes a value is always woken and completes (otherwise loom reports a deadlock);
 //! * a receiver dropped while a sender waits wakes it with its value back;
 //! * two senders blocked on one slot both complete as the consumer frees it twice, and
-//!   every value arrives exactly once.
+//!   every value arrives exactly once;
+//! * the wake-up is handed on: two senders blocked on a full ring of two slots both
+//!   complete when the consumer takes two values and then only waits for them (the one it
+//!   woke wakes the other, or the consumer's request while it held the baton does);
+//! * a receiver dropped while two senders wait wakes both (the one woken wakes the rest).
 //!
-//! Under loom the senders' short spin is skipped (`sync::Backoff` is complete at once), so
-//! every `send` that finds the ring full goes straight to registering and sleeping: the
-//! path the protocol is about.
+//! Under loom the senders' short spin is skipped (`sync::SEND_SPINS` is 0), so every `send`
+//! that finds the ring full goes straight to registering and sleeping: the path the
+//! protocol is about. Senders are woken one at a time (the baton of `src/wait.rs`): the
+//! models with two senders cover the wake-up passed from one to the other.
 #![cfg(sigring_loom)]
 
 use loom::thread;
@@ -77,5 +82,50 @@ fn two_senders_one_freed_slot() {
         assert_eq!(got, [0, 1, 2]);
         drop(tx);
         assert!(rx.recv().is_err());
+    });
+}
+
+/// Capacity 2, full. Two threads `send`; the consumer takes the two queued values and then
+/// only waits for both senders, never looking at the channel again until they are done.
+/// Senders are woken one at a time: the first woken pushes, and must wake the second (a
+/// slot is still free, or the consumer asked for a wake-up while it held the baton).
+///
+/// Bound: 3 preemptions (about 200 000 executions, ~40 s): the consumer only takes two
+/// values, so the space is much smaller than the model above.
+#[test]
+fn wake_up_is_handed_on() {
+    check("m8 wake-up handed on", Some(3), || {
+        let (tx, rx) = sigring::channel::<u32>(2).unwrap();
+        tx.try_send(0).unwrap();
+        tx.try_send(1).unwrap();
+        let (t1, t2) = (tx.clone(), tx.clone());
+        let s1 = thread::spawn(move || t1.send(2));
+        let s2 = thread::spawn(move || t2.send(3));
+        let mut got = [rx.try_recv().unwrap(), rx.try_recv().unwrap(), 0, 0];
+        assert_eq!(s1.join().unwrap(), Ok(()));
+        assert_eq!(s2.join().unwrap(), Ok(()));
+        got[2] = rx.try_recv().unwrap();
+        got[3] = rx.try_recv().unwrap();
+        got.sort_unstable();
+        assert_eq!(got, [0, 1, 2, 3]);
+        drop(tx);
+    });
+}
+
+/// Capacity 1, full. Two threads `send` while the receiver is dropped: both return their
+/// value, whatever point of their wait the drop lands on.
+///
+/// Bound: 3 preemptions (about 56 000 executions, ~11 s).
+#[test]
+fn receiver_drop_wakes_two_senders() {
+    check("m8 receiver drop wakes two senders", Some(3), || {
+        let (tx, rx) = sigring::channel::<u32>(1).unwrap();
+        tx.try_send(0).unwrap();
+        let t2 = tx.clone();
+        let s1 = thread::spawn(move || tx.send(1));
+        let s2 = thread::spawn(move || t2.send(2));
+        drop(rx);
+        assert_eq!(s1.join().unwrap(), Err(SendError(1)));
+        assert_eq!(s2.join().unwrap(), Err(SendError(2)));
     });
 }
