@@ -115,6 +115,16 @@
 //! watchdog aborts in two runs of three (a race: the test catches it often, not always);
 //! unmodified, the test passes (about 2 s).
 //!
+//! **After the shared channel's cut (2026-11-30, third run).** `ring::Geometry` (push split
+//! into claim and publish, take over any head), `waker::WakeFlag`/`WakeRef` and `RecvWait`
+//! over a `Source` moved the code of M1, M2, M5b, M6, M8-M12 and M15; `MUTANTS_FIRST_FAIL=1
+//! bash loom-tests/mutants/run M0 M1 M2 M5b M6 M8 M9 M10 M11 M12 M15`: M0 passes all 23 loom
+//! models and the model-based test; every mutation is caught, now often first by m11 (first
+//! in the quick list; its lanes are the same ring): M1, M2 m11 (causality violation on the
+//! slot), M5b, M15 m11 lane reuse (second token), M6 m8 receiver drop, M8 m7 cap 1 (branch
+//! limit), M9 m3 busy consumer, M10 m7 across a lap, M11 m11 (a published value skipped),
+//! M12 m6 (deadlock).
+//!
 //! M23-M25 (2026-11-30, the shared channel) were run against both m11 models by hand (a
 //! scratch copy per mutation, as `run` does); m11 found two real bugs before they were
 //! fixed, which M23 and M24 put back: recovery skipping a slot its process had published
