@@ -174,11 +174,20 @@ impl<T> Consumer<T> {
         let geo = &self.region.geo;
         if let Some(lane) = self.region.lane(i) {
             let tail = lane.tail.fetch_or(geo.mark_bit(), Ordering::AcqRel) & !geo.mark_bit();
-            let held = geo
-                .distance(cursor.head.get(), tail)
-                .unwrap_or(geo.capacity());
-            self.lost
-                .set(self.lost.get().wrapping_add(held.max(1) as u64));
+            // What will not be received now: the claimed positions if `tail` still makes
+            // sense, else the values published from `head` on (what was only claimed
+            // behind a nonsense `tail` cannot be known).
+            let held = geo.distance(cursor.head.get(), tail).unwrap_or_else(|| {
+                let slots = self.region.slots(i);
+                let mut pos = cursor.head.get();
+                let mut n = 0;
+                while n < geo.capacity() && geo.ready(slots, pos) {
+                    n += 1;
+                    pos = geo.next(pos);
+                }
+                n
+            });
+            self.lost.set(self.lost.get().wrapping_add(held as u64));
         }
     }
 

@@ -109,9 +109,17 @@ impl<T> Region<T> {
             my_lane: AtomicU64::new(0),
             _values: std::marker::PhantomData,
         };
-        // SAFETY: `base` is a fresh mapping of `layout.size()` bytes, aligned to a page (or
-        // to `layout.align()` for the heap stand-in), and the offsets come from the same
-        // layout: each write below stays inside it, at the alignment of its type.
+        // The mapping comes zero-filled (`mmap` of anonymous memory; `alloc_zeroed` for the
+        // heap stand-in), and all-zero bytes are exactly the initial state of everything in
+        // it: the wake flag `IDLE` (0) with no tokens written, no send without a lane, every
+        // lane free (owner 0) at position 0 with no rejection, every slot's stamp lap 0
+        // ("empty") with no value. So nothing is written, and no byte of the mapping (padding
+        // included) is ever undefined. Loom's atomics are model objects, which must be
+        // constructed.
+        #[cfg(sigring_loom)]
+        // SAFETY: `base` is a fresh allocation of `layout.size()` bytes, aligned to
+        // `layout.align()`, and the offsets come from the same layout: each write below
+        // stays inside it, at the alignment of its type.
         unsafe {
             region.base.as_ptr().cast::<Header>().write(Header {
                 wake: WakeFlag::new(),

@@ -82,6 +82,8 @@ use fds::Fds as Fd;
 use model::Model as Fd;
 
 const IDLE: u8 = 0;
+// A shared channel's mapping starts zero-filled and that is its initial state (`shared`).
+const _: () = assert!(IDLE == 0);
 const ARMED: u8 = 1;
 const POSTED: u8 = 2;
 const GONE: u8 = 3;
