@@ -21,7 +21,7 @@ use crate::error::{
 use crate::process::Owner;
 use crate::ring::{alloc_slots, PushError, Ring, Slot};
 use crate::shared;
-use crate::sync::{const_fn, Arc, AtomicU64, AtomicUsize, Barrier, Ordering};
+use crate::sync::{const_fn, Arc, AtomicU64, AtomicUsize, Backoff, Barrier, Ordering};
 use crate::wait::{RecvWait, SendWait, Source};
 use crate::waker::{Backend, Wake, WakeRef};
 
@@ -161,10 +161,31 @@ impl Chan {
         self.wake.get().gone();
         self.send_wait.wake_if_waiting();
         // A value's destructor may itself `try_send` into this channel: it gets
-        // `Disconnected`, and nothing here holds a lock it could need. Anything published
-        // after this loop is dropped with the slots.
-        // SAFETY: forwarded from the caller: the one consumer.
-        unsafe { self.ring.drain(slots) };
+        // `Disconnected`, and nothing here holds a lock it could need.
+        //
+        // A producer that claimed a slot before the close publishes it after the close: the
+        // drain stops at that slot, and it must not return there. The value may hold a
+        // `Sender` of this channel (a request carrying its reply channel): published into
+        // a ring that nobody drains again, it would keep the channel, and so itself, alive
+        // forever (found by `tests/core_drop.rs` under ThreadSanitizer; loom model m5
+        // "receiver drop vs a value holding a sender"). So the drain waits for every claim
+        // made before the close, as crossbeam-channel's `discard_all_messages` does. The
+        // close is an RMW of `tail`, so no claim comes after it, and `rmw_tail` sees every
+        // claim before it: once it reports nothing claimed past `head`, everything ever
+        // published has been taken. The wait is for a producer between its claim and its
+        // publishing store (a move and a store, no user code, no wait of its own): a
+        // signal handler that interrupts it there delays this drop, as it would delay
+        // `recv`. Never reached in a forked child (`is_foreign` above), where the producer
+        // may be a thread that no longer exists.
+        let backoff = Backoff::new();
+        loop {
+            // SAFETY: forwarded from the caller: the one consumer.
+            unsafe { self.ring.drain(slots) };
+            if !self.ring.rmw_tail().claimed {
+                return;
+            }
+            backoff.snooze();
+        }
     }
 
     /// How many `try_send` calls were rejected with `Full`.
@@ -912,7 +933,8 @@ impl<T> std::panic::RefUnwindSafe for Receiver<T> {}
 
 impl<T> Drop for Receiver<T> {
     /// Closes the channel (every later send returns `Disconnected`), wakes blocked senders
-    /// and drops the values still queued. If one of their destructors panics, the panic
+    /// and drops the values still queued, including one that a producer had begun to send
+    /// before the close (it waits for that producer's last store). If one of their destructors panics, the panic
     /// propagates out of this drop and the values after it are leaked, not dropped (a
     /// second panic while unwinding would abort the process).
     fn drop(&mut self) {

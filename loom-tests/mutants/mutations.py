@@ -105,6 +105,8 @@ M = [
  ("M29", "send-wait: the consumer starts a wake-up without signalling (no notify_one)",
   [("src/wait.rs", "Baton::Free => {\n                self.registered.fetch_sub(1, Ordering::Relaxed);\n                w.baton = Baton::Pending;\n                drop(w);\n                self.cond.notify_one();",
     "Baton::Free => {\n                self.registered.fetch_sub(1, Ordering::Relaxed);\n                w.baton = Baton::Pending;\n                drop(w);")]),
+ ("M30", "receiver drop: the drain returns at a slot claimed before the close instead of waiting for it to be published",
+  [("src/channel.rs", "if !self.ring.rmw_tail().claimed {\n                return;\n            }", "if true {\n                return;\n            }")]),
 ]
 
 

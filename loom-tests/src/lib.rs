@@ -16,7 +16,7 @@
 //! | `m2_wraparound.rs`                | capacity 1 and 2 over several laps: `Full` only when really full or a slot is being released; nothing lost or duplicated |
 //! | `m3_wake.rs`                      | no lost wake-up; a busy consumer causes no write; racing producers write one token |
 //! | `m4_external_loop.rs`             | `try_recv` until `Empty`, then poll, never misses a value  |
-//! | `m5_disconnect.rs`                | disconnection racing sends and receives: each value received or dropped exactly once (loom leak checking) |
+//! | `m5_disconnect.rs`                | disconnection racing sends and receives: each value received or dropped exactly once (loom leak checking), also a value holding a `Sender` published while the receiver drops |
 //! | `m6_recv_timeout.rs`              | a timeout racing a push: the value is returned or still queued |
 //! | `m7_handler_interrupts_push.rs`   | a push from a "signal handler" while another push has claimed but not published its slot |
 //! | `m8_send_wait.rs`                 | blocked senders: no lost wake-up when the consumer frees a slot; the receiver's drop wakes one, and two; two senders, one slot; the wake-up handed on from the sender woken to the next |
@@ -44,7 +44,7 @@
 //! the consumer yields and looks again while a slot is claimed but not yet published,
 //! which makes their unbounded space infinite.
 //!
-//! Budget: the whole run (23 models; m11 adds about 20 s) takes about 10 minutes on the 2-core CI machine,
+//! Budget: the whole run (24 models; m11 adds about 20 s) takes about 10 minutes on the 2-core CI machine,
 //! most of it in m4 (the event loop, about 1.1 million executions), m2 and m1.
 //!
 //! # The models have teeth
@@ -95,6 +95,7 @@
 //! | M27 the holder hands the wake-up on only when `owed`, not while half the ring is free | m8 wake-up handed on (deadlock) |
 //! | M28 a woken sender that finds the ring closed wakes nobody | m8 receiver drop wakes two senders (deadlock) |
 //! | M29 the consumer marks a wake-up `Pending` without `notify_one` | every m8 model (deadlock) |
+//! | M30 the receiver's drop returns at a slot claimed before the close | m5 value holding a sender (the value is never dropped: the channel keeps itself alive) |
 //!
 //! **The send-wait baton (2026-11-30, second run).** Blocked senders are now woken one at a
 //! time (`src/wait.rs`); M16-M19 were rewritten for that code and M26-M29 added (numbered

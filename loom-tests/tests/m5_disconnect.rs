@@ -87,3 +87,43 @@ fn receiver_drop_races_send() {
         ledger.assert_each_dropped_once();
     });
 }
+
+/// A value that holds a `Sender` of its own channel, as a request carrying its reply
+/// channel does, or a destructor that reports into the channel it came from.
+struct Carrier {
+    _value: Tracked,
+    _tx: sigring::Sender<Carrier>,
+}
+
+/// The receiver is dropped while a producer is between claiming a slot and publishing a
+/// value that holds a `Sender`. If the receiver's drain stopped at the claimed slot and
+/// returned, the value would be published into a ring nobody drains again: the `Sender`
+/// inside it keeps the channel (and so itself) alive forever. Loom's leak check and the
+/// ledger fail that execution; the receiver's drop must wait for the claim to be published.
+///
+/// Bound: 3 preemptions (finite space without the wait; the wait loops while the slot is
+/// claimed).
+#[test]
+fn receiver_drop_races_a_value_holding_a_sender() {
+    check(
+        "m5 receiver drop vs a value holding a sender",
+        Some(3),
+        || {
+            let ledger = Ledger::new(1);
+            let (tx, rx) = sigring::channel::<Carrier>(2).unwrap();
+            let l2 = ledger.clone();
+            let producer = thread::spawn(move || {
+                let value = Carrier {
+                    _value: Tracked::new(0, &l2),
+                    _tx: tx.clone(),
+                };
+                // Queued (and later dropped by the receiver's drain or the last handle) or
+                // returned and dropped here.
+                drop(tx.try_send(value));
+            });
+            drop(rx);
+            producer.join().unwrap();
+            ledger.assert_each_dropped_once();
+        },
+    );
+}
