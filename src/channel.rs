@@ -23,7 +23,7 @@ use crate::ring::{alloc_slots, PushError, Ring, Slot};
 use crate::shared;
 use crate::sync::{const_fn, Arc, AtomicU64, AtomicUsize, Backoff, Barrier, Ordering};
 use crate::wait::{RecvWait, SendWait, Source};
-use crate::waker::{Backend, Wake, WakeRef};
+use crate::waker::{Armed, Backend, Sleep, Wake, WakeRef};
 
 /// The state one channel's handles share, wherever it lives.
 pub(crate) struct Chan {
@@ -204,13 +204,17 @@ pub(crate) struct Consumer<'a, T> {
 /// What the consumer learned after arming the wake-up.
 pub(crate) enum Ready<T> {
     Value(T),
-    /// Nothing claimed: safe to sleep on the fd. `was_armed`: the flag was armed already
-    /// before this look (no token was read, nothing changed).
+    /// Nothing claimed: safe to sleep where `sleep` says. `was_armed`: the flag was armed
+    /// already before this look (no token was read, nothing changed).
     Empty {
         was_armed: bool,
+        sleep: Sleep,
     },
-    /// A producer claimed a slot and has not published it yet.
-    Busy,
+    /// A producer claimed a slot and has not published it yet; the flag is armed for
+    /// `sleep`.
+    Busy {
+        sleep: Sleep,
+    },
     Disconnected,
 }
 
@@ -236,21 +240,21 @@ impl<T> Source<T> for Consumer<'_, T> {
 
     /// After a pop found nothing: arm the wake-up, then look again with authority (see the
     /// `waker` module for why this loses no wake-up).
-    fn prepare_wait(&self) -> Ready<T> {
-        let was_armed = self.wake().arm();
+    fn prepare_wait(&self, sleep: Sleep) -> Ready<T> {
+        let Armed { was_armed, sleep } = self.wake().arm(sleep);
         let tail = self.chan.ring.rmw_tail();
         if let Some(value) = self.pop() {
-            self.wake().disarm();
+            self.wake().disarm(sleep);
             return Ready::Value(value);
         }
         // Nothing to take now: senders waiting for room get it all, now.
         self.chan.send_wait.wake_if_waiting();
         if tail.claimed {
-            Ready::Busy
+            Ready::Busy { sleep }
         } else if tail.closed {
             Ready::Disconnected
         } else {
-            Ready::Empty { was_armed }
+            Ready::Empty { was_armed, sleep }
         }
     }
 
@@ -755,8 +759,10 @@ impl<T: Send> Receiver<T> {
 
     /// Blocks until a value arrives, or every sender is gone and the channel is empty.
     ///
-    /// Spins briefly, then sleeps in `poll(2)` on the fd with no CPU use and no periodic
-    /// wake-ups. Signals that interrupt the sleep (`EINTR`) are retried.
+    /// Spins briefly, then sleeps with no CPU use and no periodic wake-ups: on Linux on the
+    /// channel's wake flag (a futex: the sender that wakes it makes one system call, the
+    /// receiver one to sleep), elsewhere and for a [`shared`](crate::shared) channel in
+    /// `poll(2)` on the fd. Signals that interrupt the sleep (`EINTR`) are retried.
     ///
     /// # Errors
     ///

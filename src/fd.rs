@@ -44,6 +44,6 @@ impl<T> Receiver<T> {
     /// Under loom: block like `poll` with no timeout until the modeled fd is readable.
     #[doc(hidden)]
     pub fn model_poll(&self) {
-        self.wake().wait(None);
+        self.wake().wait(None, crate::waker::Sleep::Fd);
     }
 }

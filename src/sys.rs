@@ -1,14 +1,17 @@
-//! Thin syscall wrappers: an errno guard, `EINTR`-retrying `read`/`write`, and a
-//! deadline-keeping wait for readability.
+//! Thin syscall wrappers: an errno guard, `EINTR`-retrying `read`/`write`, a
+//! deadline-keeping wait for readability, and a futex wait and wake (Linux).
 //!
-//! `write_token` and [`ErrnoGuard`] are async-signal-safe: they only call `write(2)` and
-//! touch `errno`. The rest is for the consumer.
+//! `write_token`, `futex_wake` and [`ErrnoGuard`] are async-signal-safe: they only call
+//! `write(2)` or `futex(2)` and touch `errno`. The rest is for the consumer.
 
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::time::Instant;
 
 use libc::c_int;
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+use crate::sync::AtomicU32;
 
 /// Where this thread's `errno` lives.
 #[inline]
@@ -82,6 +85,79 @@ pub(crate) fn write_token(fd: RawFd, buf: &[u8]) {
         if n >= 0 || errno() != libc::EINTR {
             return;
         }
+    }
+}
+
+/// Sleeps while `word` holds `expected`: a private futex wait, retried across `EINTR`
+/// until `deadline` (`None`: no deadline). Returns `false` once `deadline` has passed,
+/// `true` when woken or when `word` no longer held `expected` (which includes spurious
+/// wake-ups: the caller looks again). Consumer only.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(crate) fn futex_wait(word: &AtomicU32, expected: u32, deadline: Option<Instant>) -> bool {
+    loop {
+        let ts = match deadline {
+            None => None,
+            Some(deadline) => match deadline.checked_duration_since(Instant::now()) {
+                None => return false,
+                Some(d) if d.is_zero() => return false,
+                Some(d) => Some(libc::timespec {
+                    tv_sec: d.as_secs().min(libc::time_t::MAX as u64) as libc::time_t,
+                    tv_nsec: d.subsec_nanos() as _,
+                }),
+            },
+        };
+        let ts_ptr = ts
+            .as_ref()
+            .map_or(std::ptr::null(), |t| t as *const libc::timespec);
+        // SAFETY: `word` is a valid, aligned 32-bit atomic for the duration of the call (a
+        // futex word is only read by the kernel); `ts_ptr` is null or points to a timespec
+        // that outlives the call; the two trailing arguments are unused by FUTEX_WAIT.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_futex,
+                word.as_ptr(),
+                libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
+                expected,
+                ts_ptr,
+                std::ptr::null::<u32>(),
+                0u32,
+            )
+        };
+        if r == 0 {
+            return true;
+        }
+        match errno() {
+            // The word changed before we slept: woken, as far as the caller is concerned.
+            libc::EAGAIN => return true,
+            // The relative timeout ran out; the loop re-checks the deadline itself, so a
+            // kernel wake-up a little early is not reported as expiry.
+            libc::ETIMEDOUT | libc::EINTR => {}
+            // Nothing else is documented for a valid private futex word: do not spin hot,
+            // do not give up on the caller's wait; the caller looks again.
+            _ => {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+                return true;
+            }
+        }
+    }
+}
+
+/// Wakes one thread sleeping in [`futex_wait`] on `word`. One system call, no lock.
+///
+/// Async-signal-safe (a raw system call, as `sem_post` makes); preserves `errno`.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+#[inline]
+pub(crate) fn futex_wake(word: &AtomicU32) {
+    let _errno = ErrnoGuard::new();
+    // SAFETY: `word` is a valid, aligned 32-bit atomic; FUTEX_WAKE only uses its address
+    // as a key and reads nothing else.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
+            1u32,
+        );
     }
 }
 

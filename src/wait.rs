@@ -5,10 +5,12 @@
 //!
 //! `recv` takes a value if one is there; otherwise it spins for as long as the spin policy
 //! (`spin.rs`) says values have lately been worth waiting for, then arms the wake-up and
-//! sleeps in `poll(2)` on the fd (the wake protocol is in `waker`). A slot that a producer
-//! has claimed but not yet published ("busy") is waited out: a short spin, a yield, then
-//! timed waits of 1 ms on the fd, never a sleep without end (the producer may have looked at
-//! the flag before it was armed and will write no token). `try_recv` never sleeps: for a
+//! sleeps: on Linux on the wake flag itself (a futex wait; the producer that publishes
+//! makes one `FUTEX_WAKE`, and there is no token to read afterwards), elsewhere and for a
+//! shared channel in `poll(2)` on the fd (the wake protocol and the two kinds of sleep are
+//! in `waker`). A slot that a producer has claimed but not yet published ("busy") is
+//! waited out: a short spin, a yield, then timed waits of 1 ms, never a sleep without end
+//! (the producer may have looked at the flag before it was armed and will wake nobody). `try_recv` never sleeps: for a
 //! busy slot it spins briefly and then makes the fd readable itself, so an event loop comes
 //! back.
 //!
@@ -114,7 +116,7 @@ use crate::error::{RecvTimeoutError, SendTimeoutError, TryRecvError};
 use crate::ring::PushError;
 use crate::spin::{SpinPolicy, BATCH_PAUSES};
 use crate::sync::{self, const_fn, AtomicUsize, Backoff, Barrier, Condvar, Mutex, Ordering};
-use crate::waker::WakeRef;
+use crate::waker::{Sleep, WakeRef};
 
 /// How long `recv` waits on the fd at a time while a slot is claimed but unpublished.
 const BUSY_WAIT: Duration = Duration::from_millis(1);
@@ -128,8 +130,9 @@ pub(crate) trait Source<T> {
     fn pop(&self) -> Option<T>;
     /// Whether the next `pop` would return a value.
     fn head_ready(&self) -> bool;
-    /// After a pop found nothing: arm the wake-up, then look again with authority.
-    fn prepare_wait(&self) -> Ready<T>;
+    /// After a pop found nothing: arm the wake-up for `sleep` (where the caller would
+    /// sleep), then look again with authority.
+    fn prepare_wait(&self, sleep: Sleep) -> Ready<T>;
     /// The wake protocol's flag and this process's descriptors.
     fn wake(&self) -> WakeRef<'_>;
     /// When a sleep on the fd that may last until `deadline` must end at the latest to look
@@ -179,8 +182,10 @@ impl RecvWait {
             self.idle_empties.set(0);
             return Ok(value);
         }
-        match c.prepare_wait() {
-            Ready::Empty { was_armed: true } => {
+        match c.prepare_wait(Sleep::Fd) {
+            Ready::Empty {
+                was_armed: true, ..
+            } => {
                 // Empty again, with nothing changed since the last look. In an event loop
                 // that calls `try_recv` only when the fd is readable, that means a token the
                 // protocol did not write (a stray one): read it, or the loop would spin on
@@ -193,7 +198,7 @@ impl RecvWait {
                 }
                 c.wake().clear_stray_token();
                 // Look again: a value published while the flag was taken wrote no token.
-                self.ready_now(c, c.prepare_wait())
+                self.ready_now(c, c.prepare_wait(Sleep::Fd))
             }
             ready => {
                 self.idle_empties.set(0);
@@ -211,11 +216,11 @@ impl RecvWait {
             }
             Ready::Empty { .. } => Err(TryRecvError::Empty),
             Ready::Disconnected => Err(TryRecvError::Disconnected),
-            Ready::Busy => {
+            Ready::Busy { sleep } => {
                 for _ in 0..sync::BUSY_SPINS {
                     sync::spin_loop();
                     if let Some(value) = c.pop() {
-                        c.wake().disarm();
+                        c.wake().disarm(sleep);
                         self.idle_empties.set(0);
                         return Ok(value);
                     }
@@ -301,32 +306,68 @@ impl RecvWait {
         }
     }
 
-    /// Arms the wake-up and sleeps on the fd until a value, the deadline or disconnection.
+    /// Arms the wake-up and sleeps until a value, the deadline or disconnection: on the
+    /// flag word where the platform allows (`Sleep::Flag`: one system call to sleep, none
+    /// to clear a token), else on the fd. Before returning it leaves the flag as an event
+    /// loop expects it: after a value, not `PARKED` (`unpark`: armed for the fd, or idle if
+    /// a producer woke it; an event loop calls `try_recv` until `Empty` anyway); after the
+    /// deadline, armed for the fd with the ring looked at again (`timed_out`).
     fn sleep_until<T>(
         &self,
         c: &impl Source<T>,
         deadline: Option<Instant>,
     ) -> Result<T, RecvTimeoutError> {
+        match self.sleep_on_flag_until(c, deadline) {
+            Err(RecvTimeoutError::Timeout) => self.timed_out(c),
+            result => {
+                c.wake().unpark();
+                result
+            }
+        }
+    }
+
+    /// The deadline passed while the flag may be `PARKED`, or `IDLE` after a producer's
+    /// wake-up that came as the time ran out. Arm it for the fd and look again, as an event
+    /// loop's `try_recv` does, so that a `poll` right after a timeout is woken by the next
+    /// send, and a value that landed as the time ran out is returned rather than left
+    /// behind a flag nobody will wake (loom model m3 "fd and flag sleeps mixed", mutation
+    /// M33).
+    fn timed_out<T>(&self, c: &impl Source<T>) -> Result<T, RecvTimeoutError> {
+        match self.ready_now(c, c.prepare_wait(Sleep::Fd)) {
+            Ok(value) => Ok(value),
+            Err(TryRecvError::Empty) => Err(RecvTimeoutError::Timeout),
+            Err(TryRecvError::Disconnected) => Err(RecvTimeoutError::Disconnected),
+        }
+    }
+
+    fn sleep_on_flag_until<T>(
+        &self,
+        c: &impl Source<T>,
+        deadline: Option<Instant>,
+    ) -> Result<T, RecvTimeoutError> {
         loop {
-            match c.prepare_wait() {
+            match c.prepare_wait(Sleep::Flag) {
                 Ready::Value(value) => return Ok(value),
                 Ready::Disconnected => return Err(RecvTimeoutError::Disconnected),
-                Ready::Empty { .. } => {
+                Ready::Empty { sleep, .. } => {
                     let until = c.wake_by(deadline);
-                    if !c.wake().wait(until) {
+                    if !c.wake().wait(until, sleep) {
                         if until != deadline && !sync::passed(deadline) {
                             // The source's own time to look again came first.
                             continue;
                         }
-                        // A value may have landed just as the time ran out.
-                        return c.pop().ok_or(RecvTimeoutError::Timeout);
+                        // `timed_out` looks again: a value may have landed just as the
+                        // time ran out.
+                        return Err(RecvTimeoutError::Timeout);
                     }
                     self.wakeups.set(self.wakeups.get().wrapping_add(1));
-                    c.wake().clear_stray_token();
+                    if sleep == Sleep::Fd {
+                        c.wake().clear_stray_token();
+                    }
                 }
-                Ready::Busy => {
-                    if !Self::wait_busy(c, deadline) {
-                        return c.pop().ok_or(RecvTimeoutError::Timeout);
+                Ready::Busy { sleep } => {
+                    if !Self::wait_busy(c, deadline, sleep) {
+                        return Err(RecvTimeoutError::Timeout);
                     }
                 }
             }
@@ -341,7 +382,7 @@ impl RecvWait {
     /// sleeping forever: the flag is armed, so its publish usually writes the fd, but it
     /// may have looked at the flag before we armed it. Returns `false` once `deadline`
     /// has passed.
-    fn wait_busy<T>(c: &impl Source<T>, deadline: Option<Instant>) -> bool {
+    fn wait_busy<T>(c: &impl Source<T>, deadline: Option<Instant>, sleep: Sleep) -> bool {
         for _ in 0..sync::BUSY_SPINS {
             sync::spin_loop();
             if c.head_ready() {
@@ -352,7 +393,7 @@ impl RecvWait {
         if !c.head_ready() {
             let short = Instant::now() + BUSY_WAIT;
             c.wake()
-                .wait(Some(deadline.map_or(short, |d| d.min(short))));
+                .wait(Some(deadline.map_or(short, |d| d.min(short))), sleep);
         }
         !sync::passed(deadline)
     }

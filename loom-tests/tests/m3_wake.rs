@@ -5,10 +5,17 @@
 //!   woken with the value waiting, including the second time, after it has read the first
 //!   token and re-armed (`SIGNALED -> ARMED`); otherwise loom reports a deadlock;
 //! * a busy consumer causes no write: while the consumer has not re-armed since its last
-//!   wake-up (flag `IDLE` or `SIGNALED`), pushes make no `write(2)`;
+//!   wake-up (flag `IDLE` or `POSTED`), pushes make no `write(2)`;
 //! * among racing producers exactly one writes the token for one arming, and reading it
-//!   leaves the fd not readable.
+//!   leaves the fd not readable;
+//! * the two kinds of sleep mix: `recv` sleeps on the flag (`PARKED`, a modeled futex),
+//!   an event loop on the fd (`ARMED`); a consumer switching between them while a producer
+//!   takes the flag loses no wake-up and leaves no token behind.
 #![cfg(sigring_loom)]
+
+use std::time::Duration;
+
+use sigring::RecvTimeoutError;
 
 use loom::thread;
 use loom_tests::check;
@@ -40,7 +47,7 @@ fn no_lost_wakeup() {
 
 /// The consumer is busy taking a value that is already there while two producers push:
 /// no token is written. (A new channel starts `ARMED`, so the first send writes the one
-/// token; from then on the consumer has not re-armed, and the flag stays `SIGNALED`.)
+/// token; from then on the consumer has not re-armed, and the flag stays `POSTED`.)
 ///
 /// Bound: none (exhaustive): the consumer's one `try_recv` succeeds at its first look,
 /// so three short threads.
@@ -94,5 +101,47 @@ fn racing_producers_write_one_token() {
             "the token was not read on re-arming"
         );
         assert_eq!(rx.wake_writes(), 1);
+    });
+}
+
+/// The consumer switches between the two kinds of sleep while a producer sends two values:
+/// `try_recv` arms the flag for the fd (`ARMED`), `recv` parks on the flag (`ARMED ->
+/// PARKED` by CAS, racing the producer's `ARMED -> POSTED`), and `recv_timeout` (under
+/// loom its deadline passes at once) may return `Timeout` with the flag parked, which it
+/// must leave armed for the fd again: the consumer then polls the fd *without* first
+/// calling `try_recv`, as a loop that mixes `recv_timeout` and `poll` may, and must be
+/// woken by the second send. A lost wake-up is a deadlock; a second token while one is
+/// outstanding fails the modeled fd's check.
+///
+/// Bound: 4 preemptions (the consumer's busy-slot loop makes the space infinite).
+#[test]
+fn switching_between_the_fd_and_the_flag() {
+    check("m3 fd and flag sleeps mixed", Some(4), || {
+        let (tx, rx) = sigring::channel::<u32>(2).unwrap();
+        let tx2 = tx.clone();
+        let producer = thread::spawn(move || {
+            assert!(tx2.try_send(1).is_ok());
+            assert!(tx2.try_send(2).is_ok());
+        });
+        let first = match rx.try_recv() {
+            Ok(v) => v,
+            Err(TryRecvError::Empty) => rx.recv().unwrap(),
+            Err(TryRecvError::Disconnected) => unreachable!("a sender is kept"),
+        };
+        assert_eq!(first, 1);
+        let second = match rx.recv_timeout(Duration::from_millis(1)) {
+            Ok(v) => v,
+            Err(RecvTimeoutError::Timeout) => loop {
+                // Straight to the poll: the flag must be armed for the fd.
+                rx.model_poll();
+                if let Ok(v) = rx.try_recv() {
+                    break v;
+                }
+            },
+            Err(RecvTimeoutError::Disconnected) => unreachable!("a sender is kept"),
+        };
+        assert_eq!(second, 2);
+        producer.join().unwrap();
+        drop(tx);
     });
 }

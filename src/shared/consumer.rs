@@ -11,7 +11,7 @@ use crate::process;
 use crate::ring::Take;
 use crate::sync::{self, Arc, Ordering};
 use crate::wait::Source;
-use crate::waker::WakeRef;
+use crate::waker::{Armed, Sleep, WakeRef};
 
 use super::region::Region;
 
@@ -347,10 +347,15 @@ impl<T> Source<T> for Consumer<T> {
 
     /// Arms the wake-up, then reads every lane's `tail` with a read-modify-write (the
     /// argument of `waker`, once per lane: each lane is a ring of its own), checking it.
-    fn prepare_wait(&self) -> Ready<T> {
+    ///
+    /// Always for a sleep on the fd, whatever the caller asks: the flag lives in memory
+    /// that other processes share, so a futex on it would have to be a shared one, and a
+    /// process that scribbles over the mapping could then keep the consumer's futex word
+    /// changing; the fd is this process's own.
+    fn prepare_wait(&self, _sleep: Sleep) -> Ready<T> {
         let wake = self.wake();
         wake.repair();
-        let was_armed = wake.arm();
+        let Armed { was_armed, sleep } = wake.arm(Sleep::Fd);
         let geo = &self.region.geo;
         for (i, cursor) in self.cursors.iter().enumerate() {
             if cursor.quarantined.get() {
@@ -367,13 +372,13 @@ impl<T> Source<T> for Consumer<T> {
         }
         self.set_active(|_, cursor| cursor.claimed.get());
         if let Some(value) = self.pop() {
-            wake.disarm();
+            wake.disarm(sleep);
             return Ready::Value(value);
         }
         let mut busy = self.cursors.iter().any(|c| c.claimed.get());
         if busy && self.recover() {
             if let Some(value) = self.pop() {
-                wake.disarm();
+                wake.disarm(sleep);
                 return Ready::Value(value);
             }
         }
@@ -383,9 +388,9 @@ impl<T> Source<T> for Consumer<T> {
             .any(|c| c.claimed.get() && !c.stalled.get() && !c.quarantined.get());
         self.sweep();
         if busy {
-            Ready::Busy
+            Ready::Busy { sleep }
         } else {
-            Ready::Empty { was_armed }
+            Ready::Empty { was_armed, sleep }
         }
     }
 

@@ -16,7 +16,7 @@ use std::time::Instant;
 use super::eventfd;
 use super::pipe;
 use super::Backend;
-use crate::sync::{AtomicI32, AtomicU8, Ordering};
+use crate::sync::{AtomicI32, AtomicU32, AtomicU8, Ordering};
 use crate::sys;
 
 const NONE: u8 = 0;
@@ -127,6 +127,37 @@ impl Fds {
             }
             None => false,
         }
+    }
+
+    /// Whether the consumer can sleep on the flag word itself ([`super::Sleep::Flag`]): a
+    /// futex, Linux and Android only.
+    pub(crate) fn can_park(&self) -> bool {
+        cfg!(any(target_os = "linux", target_os = "android"))
+    }
+
+    /// Sleeps while `word` holds `expected` (a futex wait), until woken or `deadline`
+    /// passes (`false`). Consumer only; only where [`Fds::can_park`].
+    pub(crate) fn park(&self, word: &AtomicU32, expected: u32, deadline: Option<Instant>) -> bool {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        {
+            sys::futex_wait(word, expected, deadline)
+        }
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        {
+            let _ = (word, expected);
+            self.wait(deadline)
+        }
+    }
+
+    /// Wakes the consumer sleeping on `word` (a futex wake of one waiter).
+    ///
+    /// Async-signal-safe; preserves `errno`.
+    #[inline]
+    pub(crate) fn unpark(&self, word: &AtomicU32) {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        sys::futex_wake(word);
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        let _ = word;
     }
 
     /// The descriptor that is readable while a token is outstanding, once installed.

@@ -1,4 +1,4 @@
-//! The waker loom runs instead of an fd (`cfg(sigring_loom)`).
+//! The waker loom runs instead of an fd and a futex (`cfg(sigring_loom)`).
 //!
 //! "The fd is readable" is the `token` flag; "the consumer sleeps in poll" blocks on a loom
 //! `Notify`; "a producer writes the fd" sets the token and notifies. A lost wake-up
@@ -22,7 +22,7 @@ use std::io;
 use std::time::Instant;
 
 use super::Backend;
-use crate::sync::{AtomicU8, Notify, Ordering};
+use crate::sync::{AtomicU32, AtomicU8, Condvar, Mutex, Notify, Ordering};
 
 /// The modeled fd holds a token: it is readable.
 const TOKEN: u8 = 1;
@@ -40,6 +40,12 @@ pub(crate) struct Model {
     fd: AtomicU8,
     /// Where the consumer "sleeps in poll"; [`Model::post`] wakes it.
     notify: Notify,
+    /// The futex's wait queue: the kernel checks the word and queues the sleeper under its
+    /// hash-bucket lock, and a wake takes the same lock, so a wake that follows the change
+    /// of the word is never lost, and one that precedes the sleep is not kept (unlike
+    /// `Notify`, whose stored permit would hide a wait on an unchanged word).
+    futex: Mutex<()>,
+    futex_queue: Condvar,
 }
 
 impl Model {
@@ -47,6 +53,8 @@ impl Model {
         Model {
             fd: AtomicU8::new(0),
             notify: Notify::new(),
+            futex: Mutex::new(()),
+            futex_queue: Condvar::new(),
         }
     }
 
@@ -100,6 +108,33 @@ impl Model {
             // wait early; the loop then looks at the token again.
             self.notify.wait();
         }
+    }
+
+    /// The model has a futex: `recv` sleeps on the flag as on Linux.
+    pub(crate) fn can_park(&self) -> bool {
+        true
+    }
+
+    /// "futex wait": sleeps while `word` holds `expected`. With a deadline, the deadline
+    /// is taken to expire at once: a changed word is `true`, otherwise `false`.
+    pub(crate) fn park(&self, word: &AtomicU32, expected: u32, deadline: Option<Instant>) -> bool {
+        let mut queued = self.futex.lock().unwrap();
+        loop {
+            // Relaxed, as the kernel's read of the word: what orders it is the lock.
+            if word.load(Ordering::Relaxed) != expected {
+                return true;
+            }
+            if deadline.is_some() {
+                return false;
+            }
+            queued = self.futex_queue.wait(queued).unwrap();
+        }
+    }
+
+    /// "futex wake": the caller changed the word first; wakes the sleeper, if any.
+    pub(crate) fn unpark(&self, _word: &AtomicU32) {
+        let _queued = self.futex.lock().unwrap();
+        self.futex_queue.notify_all();
     }
 
     /// What `poll(2)` with a zero timeout would report.
