@@ -918,15 +918,16 @@ impl<T> Receiver<T> {
         self.wake().backend()
     }
 
-    /// How many times [`recv`](Receiver::recv) (or its timed forms) slept on the fd and
-    /// was woken. Zero growth while idle shows there are no periodic wake-ups.
+    /// How many times [`recv`](Receiver::recv) (or its timed forms) slept and was woken.
+    /// Zero growth while idle shows there are no periodic wake-ups.
     pub fn wakeups(&self) -> u64 {
         self.wait.wakeups()
     }
 
-    /// How many wake-up tokens were written to the fd so far: each is one `write(2)`,
-    /// by a producer that found the consumer possibly asleep (or by the receiver itself
-    /// for an event loop, when a send was half-done).
+    /// How many wake-ups senders made so far, each one system call by a producer that
+    /// found the consumer possibly asleep: a token written to the fd (`write(2)`, for an
+    /// event loop, or by the receiver itself when a send was half-done), or, for a `recv`
+    /// asleep on the channel's flag (Linux), one `FUTEX_WAKE`.
     pub fn wake_writes(&self) -> u64 {
         self.wake().writes()
     }

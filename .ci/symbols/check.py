@@ -67,8 +67,10 @@ ALLOWED_EXTERNAL = {
     "__errno_location": "the errno guard saves and restores errno around the write; glibc "
                         "returns the address of the thread's errno, initialised with the "
                         "thread (no lazy init, no lock)",
-    "syscall": "the log record's thread id: syscall(SYS_gettid), one raw system call "
-               "(std's futex locks would show up by name, under std::sys::sync, first)",
+    "syscall": "one raw system call: the wake-up of a recv asleep on the channel's flag "
+               "(syscall(SYS_futex, FUTEX_WAKE), what sem_post does) and the log record's "
+               "thread id (syscall(SYS_gettid)); std's futex locks would show up by name, "
+               "under std::sys::sync, first",
     "memcpy": "compiler-emitted copies of values; POSIX.1-2008 TC2 lists it as "
               "async-signal-safe",
     "memmove": "as memcpy",
