@@ -51,7 +51,7 @@ M = [
   [("src/waker/mod.rs", "let state = self.flag.state.load(Ordering::Relaxed);\n        if state & MAY_SLEEP != 0 {\n            self.wake_cold(state);\n        }",
     "self.flag.state.store(POSTED, Ordering::Release);\n        self.flag.writes.fetch_add(1, Ordering::Relaxed);\n        self.fd.post();")]),
  ("M5b", "wake: ARMED -> POSTED (PARKED -> IDLE) by load + store instead of CAS (racing producers both write)",
-  [("src/waker/mod.rs", "match self.flag.state.compare_exchange(\n                state,\n                next,\n                Ordering::AcqRel,\n                Ordering::Relaxed,\n            ) {",
+  [("src/waker/mod.rs", "match self.flag.state.compare_exchange(state, next, Ordering::AcqRel, Ordering::Relaxed) {",
     "match if self.flag.state.load(Ordering::Acquire) == state {\n                self.flag.state.store(next, Ordering::Release);\n                Ok(state)\n            } else {\n                Err(self.flag.state.load(Ordering::Relaxed))\n            } {")]),
  ("M6", "push: the mark-bit (closed) check dropped",
   [("src/ring.rs", "if tail & self.mark_bit != 0 {\n                return Err(PushError::Closed(()));\n            }", "")]),
