@@ -174,6 +174,52 @@ fn repeated_empty_is_quiet() {
     }
 }
 
+/// `recv` sleeps on the channel's flag (a futex, on Linux), not on the fd: while it sleeps
+/// and after it returns, the fd is readable only while a token is outstanding, and a
+/// `recv_timeout` that times out leaves the fd armed, so an `epoll_wait` right after it
+/// (without a `try_recv` first) is woken by the next send.
+#[test]
+fn recv_and_recv_timeout_mix_with_epoll() {
+    let _wd = watchdog(60, "recv_and_recv_timeout_mix_with_epoll");
+    for backend in BACKENDS {
+        let (tx, rx) = build::<u32>(8, backend);
+        let ep = Epoll::watching(rx.as_raw_fd());
+        // A blocking recv woken by a send from another thread.
+        let tx2 = tx.clone();
+        let sender = thread::spawn(move || {
+            thread::sleep(Duration::from_millis(30));
+            tx2.try_send(1).unwrap();
+        });
+        assert_eq!(rx.recv(), Ok(1));
+        sender.join().unwrap();
+        assert!(
+            !ep.readable(0),
+            "{backend:?}: readable after recv took the value"
+        );
+        // Timeouts, then straight to epoll.
+        for round in 0..3u32 {
+            assert_eq!(
+                rx.recv_timeout(Duration::from_millis(20)),
+                Err(sigring::RecvTimeoutError::Timeout)
+            );
+            assert!(!ep.readable(0), "{backend:?}: readable with nothing sent");
+            let tx2 = tx.clone();
+            let sender = thread::spawn(move || {
+                thread::sleep(Duration::from_millis(20));
+                tx2.try_send(10 + round).unwrap();
+            });
+            assert!(
+                ep.readable(10_000),
+                "{backend:?}: epoll after a timed-out recv_timeout missed the send"
+            );
+            sender.join().unwrap();
+            assert_eq!(rx.try_recv(), Ok(10 + round));
+            assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+            assert!(!ep.readable(0), "{backend:?}: readable after draining");
+        }
+    }
+}
+
 /// A level-triggered epoll loop as a real consumer: three producers send from threads,
 /// the loop sleeps in `epoll_wait` and drains on readable until `Disconnected`. Nothing is
 /// lost, per-producer order holds, and a wait that times out while values are pending
