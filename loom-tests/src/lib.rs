@@ -14,7 +14,7 @@
 //! |-----------------------------------|------------------------------------------------------------|
 //! | `m1_two_producers.rs`             | every value received exactly once, per-producer order kept |
 //! | `m2_wraparound.rs`                | capacity 1 and 2 over several laps: `Full` only when really full or a slot is being released; nothing lost or duplicated |
-//! | `m3_wake.rs`                      | no lost wake-up; a busy consumer causes no write; racing producers write one token |
+//! | `m3_wake.rs`                      | no lost wake-up; a busy consumer causes no write; racing producers write one token; `recv` parked on the flag and an event loop on the fd, mixed |
 //! | `m4_external_loop.rs`             | `try_recv` until `Empty`, then poll, never misses a value  |
 //! | `m5_disconnect.rs`                | disconnection racing sends and receives: each value received or dropped exactly once (loom leak checking), also a value holding a `Sender` published while the receiver drops |
 //! | `m6_recv_timeout.rs`              | a timeout racing a push: the value is returned or still queued |
@@ -44,7 +44,7 @@
 //! the consumer yields and looks again while a slot is claimed but not yet published,
 //! which makes their unbounded space infinite.
 //!
-//! Budget: the whole run (24 models; m11 adds about 20 s) takes about 10 minutes on the 2-core CI machine,
+//! Budget: the whole run (25 models; m11 adds about 20 s) takes about 10 minutes on the 2-core CI machine,
 //! most of it in m4 (the event loop, about 1.1 million executions), m2 and m1.
 //!
 //! # The models have teeth
@@ -66,18 +66,18 @@
 //! | M3a `rmw_tail` RMW replaced by a `Relaxed` load | m3 no-lost-wakeup (deadlock: lost wake-up) |
 //! | M3b the same with an `Acquire` load | m3 no-lost-wakeup (deadlock) |
 //! | M3c the re-check after arming removed | m3 no-lost-wakeup (deadlock; re-run on the final code) |
-//! | M4a no `POSTED -> ARMED` after reading the token | m3 no-lost-wakeup (deadlock) |
-//! | M4b no `IDLE -> ARMED` | m3 no-lost-wakeup (deadlock) |
+//! | M4a no `POSTED -> ARMED` (or `PARKED`) after reading the token | m3 no-lost-wakeup (deadlock) |
+//! | M4b no `IDLE -> ARMED` (or `PARKED`) | m3 no-lost-wakeup (deadlock; branch limit in the fourth run) |
 //! | M4c `arm` not called before the re-check | m3 no-lost-wakeup (branch limit: the consumer never sleeps right) |
 //! | M5a every producer writes, no flag check | m3 no-lost-wakeup ("a token was written while another was outstanding") |
-//! | M5b `ARMED -> POSTED` by load + store, not CAS | m3 no-lost-wakeup (second token) |
+//! | M5b `ARMED -> POSTED` (`PARKED -> IDLE`) by load + store, not CAS | m3 no-lost-wakeup (second token) |
 //! | M6 push ignores the closed mark bit | m8 receiver drop (deadlock: the blocked sender never sees the close) |
 //! | M7 `try_recv` treats busy as `Empty` without `post_self` | m4 (deadlock: the event loop polls forever) |
 //! | M8 a full push spins instead of returning `Full` | m7 capacity-1 (loom's branch limit: a push that waits) |
 //! | M9 push's stamp load `Relaxed` (slot reuse) | m3 busy consumer (spurious `Full`) |
 //! | M10 the store freeing a slot `Relaxed` | m7 across a lap (spurious `Full`) |
 //! | M11 the claiming CAS `Relaxed` | m3 no-lost-wakeup (deadlock) |
-//! | M12 `recv_timeout` drops a value landing at expiry | m6 (the value is lost: deadlock) |
+//! | M12 `recv_timeout` drops a value landing at expiry | m6 (the value is lost: deadlock); since the fourth run first m3 fd and flag mixed |
 //! | M13 `drain` leaks what is queued | m5 receiver drop (a value dropped 0 times) |
 //! | M14 the last sender closes without notifying | m5 last sender (deadlock) |
 //! | M15 `disarm` by plain store instead of CAS | m3 no-lost-wakeup (second token) |
@@ -96,6 +96,9 @@
 //! | M28 a woken sender that finds the ring closed wakes nobody | m8 receiver drop wakes two senders (deadlock) |
 //! | M29 the consumer marks a wake-up `Pending` without `notify_one` | every m8 model (deadlock) |
 //! | M30 the receiver's drop returns at a slot claimed before the close | m5 value holding a sender (the value is never dropped: the channel keeps itself alive) |
+//! | M31 a producer wakes only `ARMED`, not a `recv` parked on the flag | m3 no-lost-wakeup (deadlock) |
+//! | M32 `arm` switches `ARMED`/`PARKED` by plain store, overwriting a producer's `POSTED` | m3 no-lost-wakeup (second token) |
+//! | M33 a timed-out `recv` returns without re-arming for the fd and looking again | m3 fd and flag mixed (deadlock: the poll after the timeout is never woken); also `tests/core_epoll.rs` `recv_and_recv_timeout_mix_with_epoll` |
 //!
 //! **The send-wait baton (2026-11-30, second run).** Blocked senders are now woken one at a
 //! time (`src/wait.rs`); M16-M19 were rewritten for that code and M26-M29 added (numbered
@@ -134,6 +137,20 @@
 //! the model-based test pass (the 19 loom models in
 //! about 360 s in all on the loaded 2-core machine: m4 122 s, m2 74 s, m1 50 s, m5 45 s,
 //! m10 27 s, m8 25 s, the rest under 10 s each).
+//!
+//! **`recv` parked on the flag (2026-11-30, fourth run).** `recv` now sleeps on the wake
+//! flag (`PARKED`, a futex; the model's futex is a loom `Mutex` + `Condvar`), which moved
+//! the code of M3c, M4a-c, M5a-b, M12, M15 and M22 (patterns updated, same breakage) and
+//! added M31-M33 and the model m3 "fd and flag sleeps mixed" (which, written before the
+//! fix, found that a `recv_timeout` timing out as a producer woke the flag left it `IDLE`
+//! with the value unseen, so a `poll` right after the timeout slept through the send).
+//! M30 (the receiver's drop) came the same day with the model m5 "value holding a sender",
+//! written for a leak ThreadSanitizer's CI run had shown. `MUTANTS_FIRST_FAIL=1 bash
+//! loom-tests/mutants/run M0 M3c M4a M4b M4c M5a M5b M12 M15 M22 M31 M32 M33` (M30 run by
+//! hand against m5): M0 passes all 25 loom models and the model-based test; M3c, M4a, M31
+//! m3 no-lost-wakeup (deadlock); M4b, M4c m3 no-lost-wakeup (branch limit); M32 m3
+//! no-lost-wakeup (second token); M5a, M5b, M15 m11 lane reuse (second token); M12, M33
+//! m3 fd and flag mixed (deadlock); M22 m9 event loop (deadlock).
 //!
 //! # Bookkeeping outside the model
 //!
