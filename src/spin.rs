@@ -1,8 +1,8 @@
 //! How long `recv` spins before it sleeps: a budget that adapts to how soon values have
 //! been arriving. Consumer-only state (plain `Cell`s); nothing here is shared.
 //!
-//! Sleeping costs a `ppoll` and a `read` on the consumer side, a `write` on the producer
-//! side, and the kernel's wake-up latency: a few microseconds on a busy machine, but tens
+//! Sleeping costs a system call on each side (a futex wait and wake; with an fd, a
+//! `ppoll` and a `read` against a `write`), and the kernel's wake-up latency: a few microseconds on a busy machine, but tens
 //! of microseconds when the consumer's CPU has gone idle (about 50 us on the 2-vCPU VM the
 //! benchmarks run on, where an idle vCPU is halted). Spinning costs CPU for as long as it
 //! lasts. So:
@@ -32,7 +32,11 @@
 //!   (below), so a steady stream spaced 20-100 us apart spins on a few waits in ten, not
 //!   on all of them.
 //! * **Idle** (average wait above [`LONG_SPIN`]): no spin; the consumer sleeps at once
-//!   and an idle stream costs only the syscalls of the wake itself.
+//!   and an idle stream costs only the syscalls of the wake itself. It does not even read
+//!   the clock, except on one wait in [`IDLE_SAMPLE`] ([`SpinPolicy::start`]): the two
+//!   clock reads that time a wait cost a measurable part of an idle message (the clock's
+//!   lines are cold after a sleep), and one sample in eight still moves the average, so a
+//!   stream that speeds up leaves the idle regime after about 8 x 8 waits instead of 8.
 //! * **Spinning that keeps failing** ([`MISSES_TO_PAUSE`] spins in a row that end in a
 //!   sleep or run past [`MAX_SPIN`], as when producer and consumer share one CPU) turns
 //!   spinning off for the next [`PAUSED_WAITS`] waits.
@@ -42,7 +46,7 @@
 //! sleep, which the models do cover.
 
 use std::cell::Cell;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Pause instructions the consumer waits, without looking at the ring, after catching up
 /// with a producer mid-burst (saturated regime).
@@ -51,6 +55,8 @@ pub(crate) const BATCH_PAUSES: u32 = 128;
 pub(crate) const MAX_SPIN: Duration = Duration::from_micros(20);
 /// The longest medium-regime spin: about twice a wake-up of an idle (halted) vCPU.
 pub(crate) const LONG_SPIN: Duration = Duration::from_micros(100);
+/// In the idle regime, one wait in this many is timed (the others skip the clock).
+const IDLE_SAMPLE: u8 = 8;
 /// Spins in a row that end in a sleep before spinning is paused.
 const MISSES_TO_PAUSE: u8 = 8;
 /// Waits for which spinning stays off after that.
@@ -72,6 +78,8 @@ pub(crate) struct SpinPolicy {
     paused: Cell<u8>,
     /// The last `recv` found a value without waiting.
     hot: Cell<bool>,
+    /// Idle-regime waits since the last timed one.
+    untimed: Cell<u8>,
 }
 
 impl SpinPolicy {
@@ -81,7 +89,24 @@ impl SpinPolicy {
             misses: Cell::new(0),
             paused: Cell::new(0),
             hot: Cell::new(false),
+            untimed: Cell::new(0),
         }
+    }
+
+    /// A `recv` must wait: when it starts, if this wait is to be timed and may spin; `None`
+    /// in the idle regime (not saturated, average wait above [`LONG_SPIN`]) except on one
+    /// wait in [`IDLE_SAMPLE`]. A `None` wait sleeps at once and is not recorded.
+    #[inline]
+    pub(crate) fn start(&self) -> Option<Instant> {
+        if !self.hot.get() && self.avg_wait_ns.get() > LONG_SPIN.as_nanos() as u64 {
+            let n = self.untimed.get() + 1;
+            if n < IDLE_SAMPLE {
+                self.untimed.set(n);
+                return None;
+            }
+            self.untimed.set(0);
+        }
+        Some(Instant::now())
     }
 
     /// A `recv` found a value without waiting.
@@ -195,6 +220,33 @@ mod tests {
         for _ in 0..PAUSED_WAITS {
             assert_eq!(p.budget(), Duration::ZERO);
         }
+    }
+
+    #[test]
+    fn idle_waits_are_timed_one_in_eight_and_a_faster_stream_leaves_idle() {
+        let p = SpinPolicy::new();
+        // A new receiver is idle: one wait in IDLE_SAMPLE reads the clock.
+        let timed = (0..8 * IDLE_SAMPLE as usize)
+            .filter(|_| p.start().is_some())
+            .count();
+        assert_eq!(timed, 8);
+        // Saturated: always timed.
+        p.ready_at_once();
+        assert!(p.start().is_some());
+        assert!(p.was_saturated());
+        // Values now 5 us apart: only the timed waits are recorded, and they are enough.
+        let mut waits = 0;
+        while p.budget() == Duration::ZERO {
+            if p.start().is_some() {
+                p.record(Duration::from_micros(5), false, false);
+            }
+            waits += 1;
+            assert!(waits <= 8 * 64, "still idle after {waits} waits");
+        }
+        assert!(
+            p.start().is_some(),
+            "out of the idle regime: every wait is timed"
+        );
     }
 
     #[test]

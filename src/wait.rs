@@ -246,7 +246,10 @@ impl RecvWait {
             self.spin.ready_at_once();
             return Ok(value);
         }
-        let started = Instant::now();
+        // Idle regime between samples: sleep at once, without reading the clock.
+        let Some(started) = self.spin.start() else {
+            return self.sleep_until(c, deadline);
+        };
         let spun = match self.spin_before_sleep(c, started, deadline) {
             Spin::Caught(value) => return Ok(value),
             Spin::Missed { spun } => spun,
