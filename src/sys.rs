@@ -88,6 +88,34 @@ pub(crate) fn write_token(fd: RawFd, buf: &[u8]) {
     }
 }
 
+/// What is left of `deadline`: `Some(None)` without one, `Some(Some(d))` with `d > 0`
+/// left, `None` once it has passed.
+fn time_left(deadline: Option<Instant>) -> Option<Option<std::time::Duration>> {
+    match deadline {
+        None => Some(None),
+        Some(deadline) => deadline
+            .checked_duration_since(Instant::now())
+            .filter(|d| !d.is_zero())
+            .map(Some),
+    }
+}
+
+/// `d` as a `timespec` (saturating at the largest `time_t`): for `futex` and `ppoll`.
+#[cfg(any(
+    target_os = "linux",
+    target_os = "android",
+    target_os = "freebsd",
+    target_os = "netbsd",
+    target_os = "openbsd",
+    target_os = "dragonfly"
+))]
+fn timespec(d: std::time::Duration) -> libc::timespec {
+    libc::timespec {
+        tv_sec: d.as_secs().min(libc::time_t::MAX as u64) as libc::time_t,
+        tv_nsec: d.subsec_nanos() as _,
+    }
+}
+
 /// Sleeps while `word` holds `expected`: a private futex wait, retried across `EINTR`
 /// until `deadline` (`None`: no deadline). Returns `false` once `deadline` has passed,
 /// `true` when woken or when `word` no longer held `expected` (which includes spurious
@@ -95,17 +123,10 @@ pub(crate) fn write_token(fd: RawFd, buf: &[u8]) {
 #[cfg(any(target_os = "linux", target_os = "android"))]
 pub(crate) fn futex_wait(word: &AtomicU32, expected: u32, deadline: Option<Instant>) -> bool {
     loop {
-        let ts = match deadline {
-            None => None,
-            Some(deadline) => match deadline.checked_duration_since(Instant::now()) {
-                None => return false,
-                Some(d) if d.is_zero() => return false,
-                Some(d) => Some(libc::timespec {
-                    tv_sec: d.as_secs().min(libc::time_t::MAX as u64) as libc::time_t,
-                    tv_nsec: d.subsec_nanos() as _,
-                }),
-            },
+        let Some(left) = time_left(deadline) else {
+            return false;
         };
+        let ts = left.map(timespec);
         let ts_ptr = ts
             .as_ref()
             .map_or(std::ptr::null(), |t| t as *const libc::timespec);
@@ -194,13 +215,8 @@ pub(crate) fn owned_fd(fd: c_int) -> io::Result<OwnedFd> {
 pub(crate) fn wait_readable(fd: BorrowedFd<'_>, deadline: Option<Instant>) -> bool {
     let fd = fd.as_raw_fd();
     loop {
-        let remaining = match deadline {
-            None => None,
-            Some(deadline) => match deadline.checked_duration_since(Instant::now()) {
-                None => return false,
-                Some(d) if d.is_zero() => return false,
-                Some(d) => Some(d),
-            },
+        let Some(remaining) = time_left(deadline) else {
+            return false;
         };
         let mut pfd = libc::pollfd {
             fd,
@@ -235,10 +251,7 @@ pub(crate) fn wait_readable(fd: BorrowedFd<'_>, deadline: Option<Instant>) -> bo
     )
 ))]
 fn poll_one(pfd: &mut libc::pollfd, timeout: Option<std::time::Duration>) -> c_int {
-    let ts = timeout.map(|d| libc::timespec {
-        tv_sec: d.as_secs().min(libc::time_t::MAX as u64) as libc::time_t,
-        tv_nsec: d.subsec_nanos() as _,
-    });
+    let ts = timeout.map(timespec);
     let ts_ptr = ts
         .as_ref()
         .map_or(std::ptr::null(), |t| t as *const libc::timespec);
