@@ -89,11 +89,8 @@ impl Chan {
     /// [`Sender::try_send`] for any channel. Async-signal-safe (see there).
     #[inline]
     pub(crate) fn try_send<T>(&self, slots: &[Slot<T>], value: T) -> Result<(), TrySendError<T>> {
-        match self.ring.push(slots, value) {
-            Ok(()) => {
-                self.wake.get().notify();
-                Ok(())
-            }
+        match self.push(slots, value) {
+            Ok(()) => Ok(()),
             Err(PushError::Full(value)) => {
                 self.full_rejections.fetch_add(1, Ordering::Relaxed);
                 Err(TrySendError::Full(value))
@@ -102,8 +99,35 @@ impl Chan {
         }
     }
 
+    /// One push, and the wake-up if the consumer may be asleep: every send starts here.
+    /// Async-signal-safe.
+    #[inline(always)]
+    fn push<T>(&self, slots: &[Slot<T>], value: T) -> Result<(), PushError<T>> {
+        self.ring.push(slots, value)?;
+        self.wake.get().notify();
+        Ok(())
+    }
+
     /// [`Sender::send_deadline`] for any channel: waits while full. Not async-signal-safe.
+    /// A value that finds room costs what `try_send` costs, inlined into the caller; only
+    /// a full ring calls out to the waiting.
+    #[inline]
     pub(crate) fn send_until<T>(
+        &self,
+        slots: &[Slot<T>],
+        value: T,
+        deadline: Option<Instant>,
+    ) -> Result<(), SendTimeoutError<T>> {
+        match self.push(slots, value) {
+            Ok(()) => Ok(()),
+            Err(PushError::Closed(value)) => Err(SendTimeoutError::Disconnected(value)),
+            Err(PushError::Full(value)) => self.wait_for_room(slots, value, deadline),
+        }
+    }
+
+    /// [`Chan::send_until`] once the ring was found full.
+    #[inline(never)]
+    fn wait_for_room<T>(
         &self,
         slots: &[Slot<T>],
         value: T,
@@ -115,13 +139,7 @@ impl Chan {
             slots.len(),
             || self.ring.len(),
             || self.ring.is_closed(),
-            |value| match self.ring.push(slots, value) {
-                Ok(()) => {
-                    self.wake.get().notify();
-                    Ok(())
-                }
-                Err(e) => Err(e),
-            },
+            |value| self.push(slots, value),
         )
     }
 
@@ -533,6 +551,7 @@ impl<T: Send> Sender<T> {
     /// producer.join().unwrap();
     /// # Ok::<(), std::io::Error>(())
     /// ```
+    #[inline]
     pub fn send(&self, value: T) -> Result<(), SendError<T>> {
         self.handle
             .chan()
@@ -778,8 +797,12 @@ impl<T: Send> Receiver<T> {
     /// assert_eq!(rx.recv(), Err(sigring::RecvError));
     /// # Ok::<(), std::io::Error>(())
     /// ```
+    #[inline]
     pub fn recv(&self) -> Result<T, RecvError> {
-        with_source!(self, |c| self.wait.recv_until(c, None)).map_err(|_| RecvError)
+        if let Some(value) = self.take_now() {
+            return Ok(value);
+        }
+        self.recv_until(None).map_err(|_| RecvError)
     }
 
     /// Like [`recv`](Receiver::recv), giving up after `timeout`.
@@ -803,10 +826,13 @@ impl<T: Send> Receiver<T> {
     /// assert_eq!(rx.recv_timeout(Duration::from_secs(5)), Err(RecvTimeoutError::Disconnected));
     /// # Ok::<(), std::io::Error>(())
     /// ```
+    #[inline]
     pub fn recv_timeout(&self, timeout: Duration) -> Result<T, RecvTimeoutError> {
+        if let Some(value) = self.take_now() {
+            return Ok(value);
+        }
         // A timeout too large for the clock is no timeout at all.
-        let deadline = Instant::now().checked_add(timeout);
-        with_source!(self, |c| self.wait.recv_until(c, deadline))
+        self.recv_until(Instant::now().checked_add(timeout))
     }
 
     /// Like [`recv`](Receiver::recv), giving up at `deadline`.
@@ -825,8 +851,31 @@ impl<T: Send> Receiver<T> {
     /// assert_eq!(rx.recv_deadline(Instant::now() + Duration::from_secs(1)), Ok(1));
     /// # Ok::<(), std::io::Error>(())
     /// ```
+    #[inline]
     pub fn recv_deadline(&self, deadline: Instant) -> Result<T, RecvTimeoutError> {
-        with_source!(self, |c| self.wait.recv_until(c, Some(deadline)))
+        if let Some(value) = self.take_now() {
+            return Ok(value);
+        }
+        self.recv_until(Some(deadline))
+    }
+
+    /// A value published in an in-process channel, taken now: the part of `recv*`
+    /// inlined into the caller, a few loads and stores (see [`RecvWait::take_now`]).
+    #[inline(always)]
+    fn take_now(&self) -> Option<T> {
+        match &self.origin {
+            Origin::Local(handle) => self.wait.take_now(&Consumer {
+                chan: handle.chan(),
+                slots: handle.slots(),
+            }),
+            Origin::Shared(_) => None,
+        }
+    }
+
+    /// `recv*` once [`Receiver::take_now`] found nothing: looks again, spins, sleeps.
+    #[inline(never)]
+    fn recv_until(&self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
+        with_source!(self, |c| self.wait.recv_until(c, deadline))
     }
 
     /// An iterator over the values ready now; it never blocks (each step is a

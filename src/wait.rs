@@ -233,18 +233,30 @@ impl RecvWait {
         }
     }
 
+    /// The value that is there now, if any, in a channel of this process: what `recv*`
+    /// does first, small enough to be inlined where `recv` is called (everything that
+    /// waits, and a shared channel, stays out of line).
+    #[inline(always)]
+    pub(crate) fn take_now<T>(&self, c: &impl Source<T>) -> Option<T> {
+        if c.is_foreign() {
+            return None;
+        }
+        let value = c.pop()?;
+        self.spin.ready_at_once();
+        Some(value)
+    }
+
     /// `Receiver::recv*`: a value, `Disconnected` when drained, or `Timeout` at `deadline`.
     pub(crate) fn recv_until<T>(
         &self,
         c: &impl Source<T>,
         deadline: Option<Instant>,
     ) -> Result<T, RecvTimeoutError> {
+        if let Some(value) = self.take_now(c) {
+            return Ok(value);
+        }
         if c.is_foreign() {
             return Err(RecvTimeoutError::Disconnected);
-        }
-        if let Some(value) = c.pop() {
-            self.spin.ready_at_once();
-            return Ok(value);
         }
         // Idle regime between samples: sleep at once, without reading the clock.
         let Some(started) = self.spin.start() else {

@@ -327,7 +327,8 @@ fn a_global_allocator_reports_every_allocation_through_a_static() {
     while !mark_seen.load(Ordering::SeqCst) && start.elapsed() < Duration::from_secs(10) {
         // SAFETY: a non-zero-sized layout; the block is freed right away with it.
         unsafe {
-            let p = std::alloc::alloc(layout);
+            // `black_box`: an optimized build may remove an allocation nobody uses.
+            let p = std::hint::black_box(std::alloc::alloc(layout));
             assert!(!p.is_null());
             std::alloc::dealloc(p, layout);
         }
