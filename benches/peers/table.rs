@@ -112,6 +112,16 @@ impl Table {
         }
     }
 
+    /// A row's samples of one metric, one per repetition in the order they ran.
+    pub(crate) fn samples(&self, peer: Peer, label: Option<&str>, metric: &str) -> Option<&[f64]> {
+        let m = self.metrics.iter().position(|x| x.key == metric)?;
+        let row = self
+            .rows
+            .iter()
+            .find(|r| r.peer == peer && r.label.as_deref() == label)?;
+        Some(&row.samples[m])
+    }
+
     /// (median, min, max) of a row's metric.
     pub(crate) fn stat(
         &self,
@@ -119,11 +129,6 @@ impl Table {
         label: Option<&str>,
         metric: &str,
     ) -> Option<(f64, f64, f64)> {
-        let m = self.metrics.iter().position(|x| x.key == metric)?;
-        let row = self
-            .rows
-            .iter()
-            .find(|r| r.peer == peer && r.label.as_deref() == label)?;
-        stat(&row.samples[m])
+        stat(self.samples(peer, label, metric)?)
     }
 }
