@@ -141,10 +141,7 @@ pub(crate) fn targets(scenarios: &[Table]) -> Vec<Target> {
         let best = sc
             .rows
             .iter()
-            .filter(|r| {
-                !r.peer.is_reference()
-                    && !matches!(r.peer, Peer::SigringEventfd | Peer::SigringPipe)
-            })
+            .filter(|r| is_peer(r.peer))
             .filter_map(|r| stat(&r.samples[0]).map(|s| (r.peer, s.0)))
             .max_by(|a, b| a.1.total_cmp(&b.1));
         if let Some((bp, bv)) = best {
@@ -188,32 +185,11 @@ pub(crate) fn targets(scenarios: &[Table]) -> Vec<Target> {
         }
     }
     if let Some(sc) = find("slow_consumer") {
-        let metric = "producer_cpu_us_per_msg";
-        if let Some((mine, _, _)) = sc.stat(me, None, metric) {
-            let lowest = sc
-                .rows
-                .iter()
-                .filter(|r| {
-                    !r.peer.is_reference()
-                        && !matches!(r.peer, Peer::SigringEventfd | Peer::SigringPipe)
-                })
-                .filter_map(|r| sc.stat(r.peer, None, metric).map(|s| (r.peer, s.0)))
-                .min_by(|a, b| a.1.total_cmp(&b.1));
-            if let Some((lp, lv)) = lowest {
-                out.push(Target {
-                    target: "slow_consumer producers' CPU/msg: no more than the lowest peer's"
-                        .into(),
-                    measured: format!(
-                        "{} vs {} {} us: {}x",
-                        fmt_num(mine),
-                        lp.name(),
-                        fmt_num(lv),
-                        fmt_num(mine / lv)
-                    ),
-                    met: Some(mine <= lv),
-                });
-            }
-        }
+        out.extend(at_most_lowest_peer(
+            sc,
+            "producer_cpu_us_per_msg",
+            "slow_consumer producers' CPU/msg: no more than the lowest peer's",
+        ));
     }
     if let Some(sc) = find("pingpong") {
         if let (Some((mine, _, _)), Some((cb, _, _))) = (
@@ -248,27 +224,11 @@ pub(crate) fn targets(scenarios: &[Table]) -> Vec<Target> {
                 met: Some(mine <= raw * 1.1),
             });
         }
-        if let Some((mine, _, _)) = sc.stat(me, None, "cpu_us_per_msg") {
-            let lowest = sc
-                .rows
-                .iter()
-                .filter(|r| !r.peer.is_reference() && r.peer != me)
-                .filter_map(|r| stat(&r.samples[2]).map(|s| (r.peer, s.0)))
-                .min_by(|a, b| a.1.total_cmp(&b.1));
-            if let Some((lp, lv)) = lowest {
-                out.push(Target {
-                    target: "idle_wake consumer CPU/msg: no more than the lowest peer's".into(),
-                    measured: format!(
-                        "{} vs {} {} us: {}x",
-                        fmt_num(mine),
-                        lp.name(),
-                        fmt_num(lv),
-                        fmt_num(mine / lv)
-                    ),
-                    met: Some(mine <= lv),
-                });
-            }
-        }
+        out.extend(at_most_lowest_peer(
+            sc,
+            "cpu_us_per_msg",
+            "idle_wake consumer CPU/msg: no more than the lowest peer's",
+        ));
     }
     if let Some(sc) = find("syscalls") {
         if let Some((mine, _, _)) = sc.stat(me, None, "spsc") {
@@ -296,6 +256,34 @@ pub(crate) fn targets(scenarios: &[Table]) -> Vec<Target> {
         }
     }
     out
+}
+
+/// A peer sigring is compared with: neither a reference row nor sigring itself (on either
+/// backend).
+fn is_peer(peer: Peer) -> bool {
+    !peer.is_reference() && !matches!(peer, Peer::SigringEventfd | Peer::SigringPipe)
+}
+
+/// The target "sigring's `metric` (lower is better) no more than the lowest peer's".
+fn at_most_lowest_peer(sc: &Table, metric: &str, target: &str) -> Option<Target> {
+    let (mine, _, _) = sc.stat(Peer::SigringEventfd, None, metric)?;
+    let (lp, lv) = sc
+        .rows
+        .iter()
+        .filter(|r| is_peer(r.peer))
+        .filter_map(|r| sc.stat(r.peer, None, metric).map(|s| (r.peer, s.0)))
+        .min_by(|a, b| a.1.total_cmp(&b.1))?;
+    Some(Target {
+        target: target.into(),
+        measured: format!(
+            "{} vs {} {} us: {}x",
+            fmt_num(mine),
+            lp.name(),
+            fmt_num(lv),
+            fmt_num(mine / lv)
+        ),
+        met: Some(mine <= lv),
+    })
 }
 
 /// The report: the run, a summary of the headline numbers, the targets, then one table per
