@@ -11,7 +11,6 @@
 
 mod common;
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::HashMap;
 use std::hint::black_box;
 use std::ptr;
@@ -19,7 +18,7 @@ use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use std::thread;
 use std::time::Duration;
 
-use common::{build, gettid, watchdog, BACKENDS};
+use common::{build, gettid, watchdog, Hooked, BACKENDS};
 use sigring::{RecvTimeoutError, Sender, TrySendError};
 
 /// One allocator call, as pushed from inside the allocator.
@@ -40,8 +39,6 @@ static SEQ: AtomicU64 = AtomicU64::new(0);
 static ATTEMPTED: AtomicU64 = AtomicU64::new(0);
 static REJECTED: AtomicU64 = AtomicU64::new(0);
 static DISCONNECTED: AtomicU64 = AtomicU64::new(0);
-
-struct Tracing;
 
 /// Pushes one event if tracing is on. Never allocates: `try_send` takes no lock and
 /// allocates nothing, so this cannot recurse or deadlock.
@@ -70,36 +67,8 @@ fn trace(size: usize, dealloc: bool) {
     ACTIVE.fetch_sub(1, Ordering::SeqCst);
 }
 
-// SAFETY: every method forwards to `System` with the caller's arguments unchanged; the
-// tracing around it neither allocates nor touches the memory.
-unsafe impl GlobalAlloc for Tracing {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        trace(layout.size(), false);
-        // SAFETY: forwarded contract.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        trace(layout.size(), false);
-        // SAFETY: forwarded contract.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        trace(new_size, false);
-        // SAFETY: forwarded contract.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        trace(layout.size(), true);
-        // SAFETY: forwarded contract.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Tracing = Tracing;
+static GLOBAL: Hooked = Hooked(|layout, dealloc| trace(layout.size(), dealloc));
 
 fn publish(tx: Sender<Event>) {
     let old = SLOT.swap(Box::into_raw(Box::new(tx)), Ordering::SeqCst);

@@ -11,21 +11,18 @@
 
 mod common;
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{build, gettid, wait_until_sleeping, watchdog, BACKENDS};
+use common::{build, gettid, wait_until_sleeping, watchdog, Hooked, BACKENDS};
 use sigring::{RecvTimeoutError, TryRecvError};
 
 /// The thread whose allocations count; 0 = none.
 static ARMED_TID: AtomicI32 = AtomicI32::new(0);
 static COUNT: AtomicUsize = AtomicUsize::new(0);
-
-struct Counting;
 
 fn note() {
     let armed = ARMED_TID.load(Ordering::Relaxed);
@@ -34,34 +31,12 @@ fn note() {
     }
 }
 
-// SAFETY: every method forwards to `System` unchanged; counting touches no memory.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        note();
-        // SAFETY: forwarded contract.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        note();
-        // SAFETY: forwarded contract.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        note();
-        // SAFETY: forwarded contract.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: forwarded contract.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: Hooked = Hooked(|_, dealloc| {
+    if !dealloc {
+        note();
+    }
+});
 
 /// Runs `f` with this thread's allocations counted; returns its result and the count.
 fn count_allocs<R>(f: impl FnOnce() -> R) -> (R, usize) {

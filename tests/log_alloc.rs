@@ -8,13 +8,10 @@
 
 mod common;
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use log::LevelFilter;
-
-struct Counting;
 
 thread_local! {
     /// Count this thread's allocations. `const`-initialized with no destructor: usable
@@ -51,33 +48,14 @@ fn note(size: usize) {
     });
 }
 
-// SAFETY: every method forwards to `System` with the caller's arguments unchanged; `note`
-// only touches atomics, const thread-locals and the (allocation-free) logger.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        note(layout.size());
-        // SAFETY: forwarded contract.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        note(layout.size());
-        // SAFETY: forwarded contract.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        note(new_size);
-        // SAFETY: forwarded contract.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: forwarded contract.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
 #[global_allocator]
-static ALLOC: Counting = Counting;
+static ALLOC: Hooked = Hooked(|layout, dealloc| {
+    if !dealloc {
+        note(layout.size());
+    }
+});
 
+use common::Hooked;
 use common::MemWriter as Buf;
 
 #[derive(Debug)]

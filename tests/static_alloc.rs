@@ -22,7 +22,7 @@
 
 mod common;
 
-use std::alloc::{GlobalAlloc, Layout, System};
+use std::alloc::Layout;
 use std::hint::black_box;
 use std::io::ErrorKind;
 use std::os::fd::AsRawFd;
@@ -32,7 +32,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::fd_readable;
-use common::{gettid, watchdog};
+use common::{gettid, watchdog, Hooked};
 use sigring::{Backend, RecvTimeoutError, SendError, StaticChannel, TryRecvError, TrySendError};
 
 // --- The allocator -----------------------------------------------------------------------
@@ -60,8 +60,6 @@ static IN_ALLOC: AtomicUsize = AtomicUsize::new(0);
 static ATTEMPTED: AtomicU64 = AtomicU64::new(0);
 static REJECTED: AtomicU64 = AtomicU64::new(0);
 static DISCONNECTED: AtomicU64 = AtomicU64::new(0);
-
-struct CountAndTrace;
 
 /// Runs on every allocation: counts it for the armed thread, and sends its record if
 /// tracing is on. Neither allocates: `try_send` takes no lock and makes no allocation, so
@@ -91,36 +89,12 @@ fn note(layout: Layout) {
     IN_ALLOC.fetch_sub(1, Ordering::SeqCst);
 }
 
-// SAFETY: every method forwards to `System` with the caller's arguments unchanged; `note`
-// neither allocates nor touches the memory.
-unsafe impl GlobalAlloc for CountAndTrace {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        note(layout);
-        // SAFETY: forwarded contract.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        note(layout);
-        // SAFETY: forwarded contract.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // The record is the new block's size.
-        note(Layout::from_size_align(new_size, layout.align()).unwrap_or(layout));
-        // SAFETY: forwarded contract.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: forwarded contract.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: CountAndTrace = CountAndTrace;
+static GLOBAL: Hooked = Hooked(|layout, dealloc| {
+    if !dealloc {
+        note(layout);
+    }
+});
 
 /// Runs `f` with this thread's allocations counted; returns its result and the count.
 fn count_allocs<R>(f: impl FnOnce() -> R) -> (R, usize) {

@@ -15,11 +15,13 @@
 //! * [`DropLog`] / [`Tracked`]: values that record how often each one was dropped.
 //! * [`BACKENDS`], [`build`], [`send_retry`]: channel plumbing.
 //! * [`open_fds`], [`fds_opened_by`]: the process's open descriptors, from `/proc/self/fd`.
+//! * [`Hooked`]: a `#[global_allocator]` that calls a test's hook on every allocation.
 //!
 //! Everything here is Linux-specific (the test suite runs on Linux; the other Unixes are
 //! only compile-checked).
 #![allow(dead_code)]
 
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex, MutexGuard};
@@ -597,4 +599,41 @@ pub fn under_eintr_storm<R: Send + 'static>(
         "the storm's handler ran on another thread"
     );
     (r, EINTR_ON_TARGET.load(Ordering::SeqCst))
+}
+
+/// A `#[global_allocator]` (`static GLOBAL: Hooked = Hooked(hook);`) that forwards every call
+/// to `System` unchanged, calling `hook` first: `(layout, false)` for `alloc`,
+/// `alloc_zeroed` and `realloc` (there the new block's size, with the old alignment), and
+/// `(layout, true)` for `dealloc`. The hook runs inside the allocator: it must not allocate.
+pub struct Hooked(pub fn(Layout, bool));
+
+// SAFETY: every method forwards to `System` with the caller's arguments unchanged; the hook
+// is required not to allocate and gets no access to the memory.
+unsafe impl GlobalAlloc for Hooked {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        (self.0)(layout, false);
+        // SAFETY: forwarded contract.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        (self.0)(layout, false);
+        // SAFETY: forwarded contract.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        (self.0)(
+            Layout::from_size_align(new_size, layout.align()).unwrap_or(layout),
+            false,
+        );
+        // SAFETY: forwarded contract.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        (self.0)(layout, true);
+        // SAFETY: forwarded contract.
+        unsafe { System.dealloc(ptr, layout) }
+    }
 }
