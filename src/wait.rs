@@ -233,9 +233,9 @@ impl RecvWait {
         }
     }
 
-    /// The value that is there now, if any, in a channel of this process: what `recv*`
-    /// does first, small enough to be inlined where `recv` is called (everything that
-    /// waits, and a shared channel, stays out of line).
+    /// The value that is there now, if any: what `recv*` does first. Small enough that
+    /// `Receiver` inlines it where `recv` is called, for a channel of this process
+    /// (everything that waits, and a shared channel, stays out of line).
     #[inline(always)]
     pub(crate) fn take_now<T>(&self, c: &impl Source<T>) -> Option<T> {
         if c.is_foreign() {
