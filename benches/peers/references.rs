@@ -66,10 +66,12 @@ use crate::perf::thread_cpu;
 /// live in its own half ([`BareTx`], [`BareRx`]), never shared; the slots follow in the
 /// same 128-byte-aligned allocation, so no slot line holds an index or anything else.
 ///
-/// Not measured when this was written (no benchmark could run): the claim is only that
-/// both regimes now lead to the batched one, so the spread across repetitions should
-/// shrink to what the machine's noise makes, and the median should move towards the
-/// separate harness's figure.
+/// Measured since (2026-11-30, 9 and more repetitions): the median moved to 150-181 Mmsg/s,
+/// but the spread did not shrink to noise. The machine has slow and fast spells (seconds
+/// to minutes) in which this ring runs at 58-74 or at 150-181 while sigring, in the same
+/// repetitions, runs at 86-105 or 101-136; publishing `tail` in batches and spinning
+/// without `sched_yield` did not change that (docs/benchmarks.md). The `spsc` target
+/// therefore also compares the two per repetition (`report::targets`).
 pub(crate) struct BareRing;
 
 /// Pause instructions the consumer waits, without looking at the ring, each time it
