@@ -152,6 +152,18 @@
 //! no-lost-wakeup (second token); M5a, M5b, M15 m11 lane reuse (second token); M12, M33
 //! m3 fd and flag mixed (deadlock); M22 m9 event loop (deadlock).
 //!
+//! **Fast paths inlined (2026-11-30, fifth run).** `send` and `recv` now take a value or a
+//! slot inline (`Chan::push`, `RecvWait::take_now`) and call out only to wait; no protocol
+//! step changed and every pattern still applies, but the entry points the models drive
+//! moved, so the mutations in `channel.rs` and `wait.rs` were re-run:
+//! `MUTANTS_FIRST_FAIL=1 bash loom-tests/mutants/run M0 M3c M4c M7 M14 M20 M22 M30 M16 M17
+//! M18 M19 M26 M27 M28 M29` (about 37 minutes): M0 passes all 26 models (the model-based
+//! test included); M3c m3 no-lost-wakeup (deadlock); M4c m3 no-lost-wakeup (branch limit);
+//! M7 m4 (deadlock); M14 m5 last sender (deadlock); M20 m8 receiver drop (deadlock); M22 m9
+//! event loop (deadlock); M30 m5 value holding a sender (dropped 0 times); M16-M19 and M29
+//! m8 sender waits (deadlock); M26, M27 m8 wake-up handed on (deadlock); M28 m8 receiver
+//! drop wakes two senders (deadlock).
+//!
 //! # Bookkeeping outside the model
 //!
 //! Counters that only record what happened (drop counts, execution counts) are plain
